@@ -1,0 +1,81 @@
+"""Who may do what. Every mutating service function calls ``require`` itself: the GUI hiding a
+button is not security (DESIGN.md, Security model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from services.errors import PermissionDenied
+
+
+class Role(StrEnum):
+    PLATFORM_ADMIN = "platform_admin"
+    LSO = "lso"  # scoped to their own organisation
+    SECURITY_REVIEWER = "security_reviewer"  # read-only
+    USER = "user"  # self-service
+
+
+class Action(StrEnum):
+    IDENTITY_READ = "identity.read"
+    IDENTITY_CREATE = "identity.create"
+    IDENTITY_UPDATE = "identity.update"
+    IDENTITY_DISABLE = "identity.disable"
+    TOOL_ROLE_GRANT = "tool_role.grant"  # roles of Gatehouse itself
+    ORG_READ = "org.read"
+    ORG_CREATE = "org.create"
+    AUDIT_READ = "audit.read"
+    DEMO_SEED = "demo.seed"
+
+
+@dataclass(frozen=True)
+class Operator:
+    """The person acting (signed in), or the system itself during set-up."""
+
+    subject: str
+    login_id: str
+    organisation_id: int | None
+    roles: frozenset[Role]
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+    @property
+    def is_reviewer_only(self) -> bool:
+        return Role.SECURITY_REVIEWER in self.roles and not self.roles & {
+            Role.PLATFORM_ADMIN, Role.LSO}
+
+
+SYSTEM = Operator(subject="system", login_id="system", organisation_id=None,
+                  roles=frozenset({Role.PLATFORM_ADMIN}))
+
+_ANY_ORG: dict[Role, frozenset[Action]] = {
+    Role.PLATFORM_ADMIN: frozenset(Action),
+    Role.SECURITY_REVIEWER: frozenset({Action.IDENTITY_READ, Action.ORG_READ, Action.AUDIT_READ}),
+}
+_OWN_ORG: dict[Role, frozenset[Action]] = {
+    Role.LSO: frozenset({Action.IDENTITY_READ, Action.IDENTITY_CREATE, Action.IDENTITY_UPDATE,
+                         Action.IDENTITY_DISABLE, Action.ORG_READ}),
+}
+_SELF: frozenset[Action] = frozenset({Action.IDENTITY_READ})
+
+
+def allowed(op: Operator, action: Action, *, org_id: int | None = None,
+            subject: str | None = None) -> bool:
+    for role in op.roles:
+        if action in _ANY_ORG.get(role, frozenset()):
+            return True
+        if action in _OWN_ORG.get(role, frozenset()) and org_id is not None \
+                and org_id == op.organisation_id:
+            return True
+    return action in _SELF and subject is not None and subject == op.subject
+
+
+def require(op: Operator, action: Action, *, org_id: int | None = None,
+            subject: str | None = None) -> None:
+    if not allowed(op, action, org_id=org_id, subject=subject):
+        raise PermissionDenied(
+            f"Your role does not allow {action.value.replace('.', ' ').replace('_', ' ')}"
+            + (" for this organisation" if org_id is not None else "")
+            + "; ask a platform admin if you need it."
+        )

@@ -1,0 +1,227 @@
+"""The store's tables (SQLAlchemy Core). Alembic migrations under ``migrations/`` create them.
+
+Every mutable row carries ``version`` for optimistic locking (DESIGN.md, Data).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out on both backends (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use the injected UTC clock")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ORG_TYPES = ("shipper", "supplier", "gt", "igt", "cdsp", "other")
+IDENTITY_STATUSES = ("active", "reset_required", "locked", "disabled", "deleted")
+
+# The products every store starts with: (code, name, roles it grants). GATEHOUSE carries the
+# roles of this tool itself, so that they merge and migrate like any other entitlement.
+PRODUCTS = (
+    ("DES", "Data Enquiry Service", ["viewer", "standard"]),
+    ("UKLINK", "UK Link portal", ["viewer", "standard", "submitter"]),
+    ("APIDEV", "API developer portal", ["developer"]),
+    ("GATEHOUSE", "Gatehouse", ["platform_admin", "lso", "security_reviewer"]),
+)
+TOOL_PRODUCT = "GATEHOUSE"
+
+GENESIS_HASH = "0" * 64
+
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+organisation = Table(
+    "organisation",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(16), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint(
+        "type IN ('shipper','supplier','gt','igt','cdsp','other')", name="type_known"
+    ),
+)
+
+product = Table(
+    "product",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(16), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    # JSON list of the role names this product grants.
+    Column("roles", Text, nullable=False),
+)
+
+identity = Table(
+    "identity",
+    metadata,
+    Column("subject", String(36), primary_key=True),  # UUID, never reissued
+    Column("login_id", String(320), nullable=False),  # normalised email
+    Column("email", String(320), nullable=False),  # as entered; mail goes here
+    Column("given_name", String(200), nullable=False),
+    Column("family_name", String(200), nullable=False),
+    Column("organisation_id", ForeignKey("organisation.id"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("password_hash", String(512), nullable=True),
+    Column("flags", Text, nullable=False, server_default=text("''")),  # e.g. "confusable"
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint(
+        "status IN ('active','reset_required','locked','disabled','deleted')",
+        name="status_known",
+    ),
+    # One non-deleted identity per login ID, enforced by the database (ASVS 15.4.2).
+    Index(
+        "uq_identity_login_id_live",
+        "login_id",
+        unique=True,
+        sqlite_where=text("status <> 'deleted'"),
+        postgresql_where=text("status <> 'deleted'"),
+    ),
+    Index("ix_identity_org", "organisation_id"),
+    Index("ix_identity_family_given", "family_name", "given_name"),
+)
+
+entitlement = Table(
+    "entitlement",
+    metadata,
+    Column("subject", ForeignKey("identity.subject", ondelete="CASCADE"), primary_key=True),
+    Column("product_id", ForeignKey("product.id"), primary_key=True),
+    Column("role", String(64), primary_key=True),
+    Column("granted_at", UTCDateTime, nullable=False),
+)
+
+login_attempt = Table(
+    "login_attempt",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("login_id", String(320), nullable=False),
+    Column("subject", String(36), nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("success", Boolean, nullable=False),
+    Column("reason", String(64), nullable=False),
+    Index("ix_login_attempt_login_at", "login_id", "at"),
+)
+
+# Failure counter per normalised login ID, for existing and unknown IDs alike, so that a lock
+# says nothing about whether the account exists and case variants share one counter.
+signin_throttle = Table(
+    "signin_throttle",
+    metadata,
+    Column("login_id", String(320), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+terms_acceptance = Table(
+    "terms_acceptance",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subject", ForeignKey("identity.subject", ondelete="CASCADE"), nullable=False),
+    Column("terms_version", String(32), nullable=False),
+    Column("accepted_at", UTCDateTime, nullable=False),
+    UniqueConstraint("subject", "terms_version"),
+)
+
+id_tombstone = Table(
+    "id_tombstone",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("login_id", String(320), nullable=False, index=True),
+    Column("subject", String(36), nullable=False),
+    Column("deleted_at", UTCDateTime, nullable=False),
+    Column("reusable_after", UTCDateTime, nullable=False),
+)
+
+# Secrets at rest, AES-GCM under the vault's master key (ciphertext carries the key id).
+secret = Table(
+    "secret",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("ciphertext", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+audit_event = Table(
+    "audit_event",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target_type", String(32), nullable=False),
+    Column("target_id", String(320), nullable=False),
+    Column("result", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("before", Text, nullable=False),  # canonical JSON of changed fields
+    Column("after", Text, nullable=False),
+    Column("correlation_id", String(36), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# One row: the head of the audit chain. Appenders lock it so the chain stays linear.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
