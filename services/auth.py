@@ -15,7 +15,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.audit import Change
-from services.authz import Operator, Role
+from services.authz import Action, Operator, Role, require
 from services.context import Context
 from services.errors import AccountLocked, InvalidInput, SignInFailed
 from services.identity import login_key
@@ -144,8 +144,6 @@ def accept_terms(ctx: Context, op: Operator, version: str | None = None) -> None
 
 def unlock_signin(ctx: Context, op: Operator, typed_login: str) -> None:
     """Clear the failure counter of a login ID (platform admin)."""
-    from services.authz import Action, require
-
     require(op, Action.IDENTITY_UPDATE)
     key = login_key(typed_login)
     with ctx.store.write() as conn:

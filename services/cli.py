@@ -8,6 +8,7 @@ are imported inside the handlers so that ``--help`` starts fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
@@ -293,12 +294,10 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
     ctx = open_ctx(args)
     try:
-        out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout
-        try:
+        with contextlib.ExitStack() as stack:
+            out = (stack.enter_context(open(args.out, "w", encoding="utf-8", newline=""))
+                   if args.out else sys.stdout)
             count = export_audit(ctx, operator(ctx), args.format, out)
-        finally:
-            if args.out:
-                out.close()
     finally:
         ctx.close()
     if args.out:
@@ -368,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def sub(group: Any, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
-        p = group.add_parser(name, help=help_text, description=help_text, parents=[common])
+        p: argparse.ArgumentParser = group.add_parser(
+            name, help=help_text, description=help_text, parents=[common])
         p.set_defaults(handler=handler)
         return p
 

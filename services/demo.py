@@ -10,8 +10,9 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 
 from services.audit import Change
 from services.authz import Action, Operator, require
@@ -52,7 +53,7 @@ def seed(ctx: Context, op: Operator, *, users: int = 200, seed: int = 1,
     require(op, Action.DEMO_SEED)
     if users < 0 or users > 1_000_000:
         raise ValueError("users must be between 0 and 1,000,000")
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible synthetic data, not a secret
     fake = Faker("en_GB")
     fake.seed_instance(seed)
     now = ctx.now()
@@ -64,7 +65,8 @@ def seed(ctx: Context, op: Operator, *, users: int = 200, seed: int = 1,
                 existing[code] = insert_org(ctx, conn, op, code, name, kind).id
         products = {r.code: r.id for r in conn.execute(select(product.c.code, product.c.id))}
         taken = {r[0] for r in conn.execute(select(identity.c.login_id))}
-        people, grants = [], []
+        people: list[dict[str, Any]] = []
+        grants: list[dict[str, Any]] = []
         for n in range(users):
             code, _name, _kind, domain = DEMO_ORGS[rng.randrange(len(DEMO_ORGS))]
             given, family = fake.first_name(), fake.last_name()
@@ -97,7 +99,7 @@ def seed(ctx: Context, op: Operator, *, users: int = 200, seed: int = 1,
     return {"identities": users, "organisations": len(DEMO_ORGS)}
 
 
-def _flush(conn, people: list[dict], grants: list[dict]) -> None:  # type: ignore[no-untyped-def]
+def _flush(conn: Connection, people: list[dict[str, Any]], grants: list[dict[str, Any]]) -> None:
     if people:
         conn.execute(insert(identity), people)
     if grants:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Row, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from services.audit import Change
@@ -29,9 +30,9 @@ class Organisation:
         return {"code": self.code, "name": self.name, "type": self.type, "version": self.version}
 
 
-def _row(row: object) -> Organisation:
-    return Organisation(id=row.id, code=row.code, name=row.name, type=row.type,  # type: ignore[attr-defined]
-                        version=row.version)  # type: ignore[attr-defined]
+def _row(row: Row[Any]) -> Organisation:
+    return Organisation(id=row.id, code=row.code, name=row.name, type=row.type,
+                        version=row.version)
 
 
 def org_by_code(conn: Connection, code: str) -> Organisation:

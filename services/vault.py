@@ -16,6 +16,7 @@ import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -95,7 +96,7 @@ class KeyAccess:
 # ---- keyring -------------------------------------------------------------------------------
 
 
-def _usable_keyring():  # type: ignore[no-untyped-def]
+def _usable_keyring() -> Any:
     import keyring
     from keyring.backends import fail
 
@@ -161,7 +162,7 @@ def write_key_file(path: Path, store_id: str, key: bytes, passphrase: str) -> No
         "wrapped_key": base64.b64encode(wrapped).decode(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Temp file, fsync, os.replace, mode 0600: the file is whole or absent, never readable by others.
+    # Temp file, fsync, os.replace, mode 0600: whole or absent, never readable by others.
     fd, tmp = tempfile.mkstemp(prefix=".gatehouse-key-", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)
@@ -218,13 +219,13 @@ def load_master_key(store_id: str, access: KeyAccess) -> bytes:
                 f"to this one ({store_id})."
             )
         return key
-    key = keyring_get(store_id)
-    if key is None:
+    stored = keyring_get(store_id)
+    if stored is None:
         raise VaultUnavailable(
             f"This computer's keyring holds no master key for store {store_id}. Import it from "
             "the key file another admin exported: python main.py key import FILE."
         )
-    return key
+    return stored
 
 
 def create_master_key(store_id: str, access: KeyAccess) -> bytes:
