@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from policies import IdentityPolicy, load_identity_policy
 from services.audit import AuditLog, Change
@@ -68,23 +69,39 @@ def open_context(url: str | None = None, *, access: KeyAccess | None = None,
         raise
 
 
+def _set_up_keys(store: Store, access: KeyAccess) -> tuple[str, bytes | None]:
+    """Give a new store its id, master key and audit key — once, even if two desktops race.
+
+    The id row is claimed first inside the transaction, so only the winner writes a master key;
+    a keyring failure rolls everything back and leaves the store as it was.
+    """
+    store_id = str(uuid.uuid4())
+    try:
+        with store.write() as conn:
+            conn.execute(insert(store_meta).values(key="store_id", value=store_id))
+            master = create_master_key(store_id, access)
+            vault = Vault(master)
+            conn.execute(insert(secret).values(
+                name=AUDIT_KEY, created_at=store.clock.now(),
+                ciphertext=vault.encrypt(secrets.token_bytes(32), f"secret:{AUDIT_KEY}"),
+            ))
+    except IntegrityError:
+        winner = read_store_id(store)
+        if winner is None:
+            raise
+        return winner, None
+    return store_id, master
+
+
 def _unlock(store: Store, access: KeyAccess, *, create: bool) -> Context:
     store_id = read_store_id(store)
     if store_id is None:
         if not create:
             raise VaultUnavailable("This store has not been set up: run python main.py init.")
-        store_id = str(uuid.uuid4())
-        master = create_master_key(store_id, access)
-        vault = Vault(master)
-        with store.write() as conn:
-            # Another process may have set the store up meanwhile: the primary key decides.
-            conn.execute(insert(store_meta).values(key="store_id", value=store_id))
-            conn.execute(insert(secret).values(
-                name=AUDIT_KEY, created_at=store.clock.now(),
-                ciphertext=vault.encrypt(secrets.token_bytes(32), f"secret:{AUDIT_KEY}"),
-            ))
+        store_id, master = _set_up_keys(store, access)
     else:
-        vault = Vault(load_master_key(store_id, access))
+        master = None
+    vault = Vault(master or load_master_key(store_id, access))
     with store.read() as conn:
         sealed = conn.execute(select(secret.c.ciphertext).where(secret.c.name == AUDIT_KEY)
                               ).scalar_one()

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from services.errors import SchemaTooNew
 
@@ -37,7 +37,12 @@ def upgrade(engine: Engine) -> None:
         )
     if current == heads:
         return
-    with engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-        conn.commit()
+    with engine.connect() as conn, conn.begin():
+        # Several desktops may open a new or older store at once: one migrates, the others
+        # wait here (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL) and then find
+        # nothing left to do.
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7242019)"))
+        if set(MigrationContext.configure(conn).get_current_heads()) != heads:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
