@@ -120,6 +120,7 @@ identity = Table(
     Column("version", Integer, nullable=False, server_default=text("1")),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("password_changed_at", UTCDateTime, nullable=True),  # migration 0002
     CheckConstraint(
         "status IN ('active','reset_required','locked','disabled','deleted')",
         name="status_known",
@@ -224,4 +225,95 @@ audit_head = Table(
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
     CheckConstraint("id = 1", name="single_row"),
+)
+
+# ---- passwords, resets, mail (migration 0002) ----------------------------------------------
+
+password_history = Table(
+    "password_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subject", ForeignKey("identity.subject", ondelete="CASCADE"), nullable=False),
+    Column("password_hash", String(512), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_password_history_subject_created", "subject", "created_at"),
+)
+
+RESET_PURPOSES = ("migration", "self_service", "admin")
+
+# Only the SHA-256 of a token is stored; the token itself exists in the mail sent and nowhere
+# else (OWASP Forgot Password cheat sheet).
+reset_token = Table(
+    "reset_token",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("subject", ForeignKey("identity.subject", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("created_by", String(320), nullable=False),
+    CheckConstraint("purpose IN ('migration','self_service','admin')", name="purpose_known"),
+    Index("ix_reset_token_subject", "subject"),
+)
+
+# Self-service reset requests per normalised address, for rate limiting (existing or not).
+reset_request = Table(
+    "reset_request",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("login_id", String(320), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Index("ix_reset_request_login_at", "login_id", "at"),
+)
+
+# Every message the product sends, written in the same transaction as the change causing it.
+# The body may carry a reset link, so it is sealed by the vault (context "outbox-body").
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),  # template name
+    Column("to_address", String(320), nullable=False),  # the stored address, never a typed one
+    Column("subject_line", String(300), nullable=False),
+    Column("body_sealed", Text, nullable=False),
+    Column("identity_subject", String(36), nullable=True),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("message_id", String(300), nullable=True),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    CheckConstraint("status IN ('pending','sent','failed')", name="status_known"),
+    Index("ix_outbox_status_next", "status", "next_attempt_at"),
+)
+
+INTAKE_STATUSES = ("pending", "approved", "rejected")
+
+# DES ACCESS mailbox intake: every message read is kept, matched or not, with its flags.
+intake_message = Table(
+    "intake_message",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("source", Text, nullable=False),  # file, mbox index or Maildir key it came from
+    Column("message_id", String(998), nullable=True),
+    Column("from_address", String(320), nullable=True),
+    Column("subject_line", Text, nullable=True),
+    Column("matched_subject", String(36), nullable=True),
+    Column("flags", Text, nullable=False, server_default=text("''")),  # unmatched,duplicate,...
+    Column("parse_error", Text, nullable=True),
+    Column("raw_sha256", String(64), nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("decided_by", String(320), nullable=True),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    CheckConstraint("status IN ('pending','approved','rejected')", name="status_known"),
+    Index("ix_intake_message_raw_sha256", "raw_sha256"),
 )

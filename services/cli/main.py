@@ -1,0 +1,82 @@
+"""The command-line front end: every feature, scriptable, with ``--json`` and stable exit codes.
+
+Exit codes (DESIGN.md, CLI contract): 0 success or compliant, 1 checked and found wanting,
+2 bad input or usage — with a one-line reason on stderr and never a traceback. Heavy modules
+are imported inside the handlers so that ``--help`` starts fast. Each command group lives in a
+module of its own with a ``register`` function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from services.cli import audit, setup, users
+from services.cli.common import Groups, Parser, UsageError
+
+GROUPS = (setup, users, audit)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # --json is accepted before or after the command; SUPPRESS keeps a sub-command's parser
+    # from resetting a --json given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print one JSON document")
+    parser = Parser(prog="python main.py", description="Gatehouse: identities, migration and "
+                     "security compliance. With no command, the desktop application opens.")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--db", metavar="URL", help="sqlite:///PATH or "
+                        "postgresql+psycopg://USER@HOST/DB (default: GATEHOUSE_DB, else the "
+                        "embedded store in the user data directory)")
+    parser.add_argument("--key-file", metavar="FILE", help="use this passphrase-protected key "
+                        "file instead of the OS keyring (passphrase in GATEHOUSE_KEY_PASSPHRASE)")
+    groups = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    cli = Groups(groups, common)
+    for module in GROUPS:
+        module.register(cli)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "handler", None):
+            raise UsageError("name a command (see: python main.py --help)")
+        return int(args.handler(args))
+    except UsageError as exc:
+        print(f"gatehouse: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gatehouse: interrupted; nothing further was changed.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every error a person reads is one line, never a traceback
+        return _report(exc)
+
+
+def _report(exc: Exception) -> int:
+    from policies import PolicyError
+    from services.errors import GatehouseError
+
+    if isinstance(exc, GatehouseError | PolicyError):
+        print(f"gatehouse: {exc}", file=sys.stderr)
+        return exc.exit_code
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(exc, SQLAlchemyError):
+        detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        print(f"gatehouse: the database refused the operation ({detail}); nothing was changed.",
+              file=sys.stderr)
+        return 2
+    if isinstance(exc, OSError):
+        print(f"gatehouse: {exc.strerror or exc} ({exc.filename or ''}); nothing was changed.",
+              file=sys.stderr)
+        return 2
+    if os.environ.get("GATEHOUSE_DEBUG"):
+        raise exc
+    print(f"gatehouse: internal error ({type(exc).__name__}: {exc}); nothing further was "
+          "changed. Please report this, with GATEHOUSE_DEBUG=1 output.", file=sys.stderr)
+    return 2
