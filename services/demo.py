@@ -108,7 +108,8 @@ def _flush(conn: Connection, people: list[dict[str, Any]], grants: list[dict[str
     grants.clear()
 
 
-def first_run(ctx: Context, op: Operator, *, users: int = 200) -> list[DemoAccount]:
+def first_run(ctx: Context, op: Operator, *, users: int = 200,
+              progress: Progress | None = None) -> list[DemoAccount]:
     """A demo store: the company, one account per tool role (fresh random passwords, shown
     once), and ``users`` synthetic identities."""
     ensure_company(ctx)
@@ -117,7 +118,7 @@ def first_run(ctx: Context, op: Operator, *, users: int = 200) -> list[DemoAccou
         DemoAccount("security_reviewer", "reviewer@xoserve.example", secrets.token_urlsafe(15)),
         DemoAccount("lso", "lso@northwind-gas.example", secrets.token_urlsafe(15)),
     ]
-    seed(ctx, op, users=users)
+    seed(ctx, op, users=users, progress=progress, batch=50)
     names = {"platform_admin": ("Dana", "Admin", "XOS"),
              "security_reviewer": ("Robin", "Reviewer", "XOS"),
              "lso": ("Lesley", "Officer", "NWGS")}

@@ -88,7 +88,7 @@ def parse_role(text: str) -> tuple[str, str]:
     return product_code.strip().upper(), role.strip().lower()
 
 
-def _scope(query: Select[Any], op: Operator) -> Select[Any]:
+def scope_identities(query: Select[Any], op: Operator) -> Select[Any]:
     """Limit a query to what the operator may read."""
     if op.roles & {Role.PLATFORM_ADMIN, Role.SECURITY_REVIEWER}:
         return query
@@ -119,7 +119,7 @@ def _base(op: Operator, search: str, include_deleted: bool) -> Select[Any]:
                                           organisation.c.id == identity.c.organisation_id)
     if not include_deleted:
         query = query.where(identity.c.status != "deleted")
-    return _search(_scope(query, op), search)
+    return _search(scope_identities(query, op), search)
 
 
 def list_identities(ctx: Context, op: Operator, *, search: str = "", order_by: str = "family_name",
@@ -144,7 +144,7 @@ def count_identities(ctx: Context, op: Operator, *, search: str = "",
         return int(conn.execute(query).scalar_one())
 
 
-def _find_subject(conn: Connection, key: str) -> str:
+def find_subject(conn: Connection, key: str) -> str:
     key = key.strip()
     try:
         return str(uuid.UUID(key))
@@ -181,7 +181,7 @@ def load_detail(conn: Connection, subject: str) -> IdentityDetail:
 def get_identity(ctx: Context, op: Operator, key: str) -> IdentityDetail:
     """``key`` is a login ID (as typed) or a subject id."""
     with ctx.store.read() as conn:
-        detail = load_detail(conn, _find_subject(conn, key))
+        detail = load_detail(conn, find_subject(conn, key))
     require(op, Action.IDENTITY_READ, org_id=detail.organisation_id, subject=detail.subject)
     return detail
 
@@ -256,7 +256,7 @@ def rename_identity(ctx: Context, op: Operator, key: str, expected_version: int,
                     given_name: str, family_name: str) -> IdentityDetail:
     given, family = clean_name(given_name, "given name"), clean_name(family_name, "family name")
     with ctx.store.write() as conn:
-        before = load_detail(conn, _find_subject(conn, key))
+        before = load_detail(conn, find_subject(conn, key))
         require(op, Action.IDENTITY_UPDATE, org_id=before.organisation_id, subject=before.subject)
         _update(ctx, conn, before.subject, expected_version,
                 {"given_name": given, "family_name": family})
@@ -266,10 +266,27 @@ def rename_identity(ctx: Context, op: Operator, key: str, expected_version: int,
         return load_detail(conn, before.subject)
 
 
+def enable_identity(ctx: Context, op: Operator, key: str, *, expected_version: int | None = None,
+                    reason: str = "") -> IdentityDetail:
+    """Undo a disable: the identity returns as ``reset_required`` if it has no password."""
+    with ctx.store.write() as conn:
+        before = load_detail(conn, find_subject(conn, key))
+        require(op, Action.IDENTITY_DISABLE, org_id=before.organisation_id)
+        if before.status != "disabled":
+            raise InvalidInput(f"{before.login_id} is {before.status}, not disabled.")
+        status = "active" if before.has_password else "reset_required"
+        _update(ctx, conn, before.subject,
+                before.version if expected_version is None else expected_version,
+                {"status": status})
+        ctx.record(conn, op, "identity.enable", "identity", before.subject, reason=reason,
+                   change=Change(before={"status": "disabled"}, after={"status": status}))
+        return load_detail(conn, before.subject)
+
+
 def disable_identity(ctx: Context, op: Operator, key: str, *, expected_version: int | None = None,
                      reason: str = "") -> IdentityDetail:
     with ctx.store.write() as conn:
-        before = load_detail(conn, _find_subject(conn, key))
+        before = load_detail(conn, find_subject(conn, key))
         require(op, Action.IDENTITY_DISABLE, org_id=before.organisation_id)
         if before.subject == op.subject:
             raise InvalidInput("You cannot disable your own account; ask another admin.")

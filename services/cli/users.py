@@ -72,6 +72,19 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_enable(args: argparse.Namespace) -> int:
+    from services.users import enable_identity
+
+    ctx = open_ctx(args)
+    try:
+        detail = enable_identity(ctx, operator(ctx), args.key, reason=args.reason or "",
+                                 expected_version=args.version)
+    finally:
+        ctx.close()
+    emit(args, detail.as_dict(), f"Enabled {detail.login_id} ({detail.status}).")
+    return 0
+
+
 def cmd_users_rename(args: argparse.Namespace) -> int:
     from services.users import rename_identity
 
@@ -143,6 +156,10 @@ def register(cli: Groups) -> None:
     p.add_argument("--allow-confusable", action="store_true",
                    help="accept an address flagged as mixed-script or confusable")
     p = cli.command(users, "disable", cmd_users_disable, "disable an identity")
+    p.add_argument("key", metavar="EMAIL")
+    p.add_argument("--reason", metavar="TEXT")
+    p.add_argument("--version", type=int, metavar="V", help="refuse if changed since version V")
+    p = cli.command(users, "enable", cmd_users_enable, "enable a disabled identity")
     p.add_argument("key", metavar="EMAIL")
     p.add_argument("--reason", metavar="TEXT")
     p.add_argument("--version", type=int, metavar="V", help="refuse if changed since version V")

@@ -1,0 +1,70 @@
+"""GUI test fixtures: one task runner per test, message boxes recorded instead of shown, and
+people who can sign in (on every store backend, through the ``ctx`` fixture)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from services.auth import Session, sign_in
+from services.context import Context
+from ui import alerts
+from ui.task_runner import TaskRunner
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Alerts:
+    """What would have been shown in message boxes."""
+
+    errors: list[str] = field(default_factory=list)
+    internal: list[str] = field(default_factory=list)
+    infos: list[str] = field(default_factory=list)
+    confirm_answer: bool = True
+    confirmations: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def shown(monkeypatch: pytest.MonkeyPatch) -> Alerts:
+    record = Alerts()
+    monkeypatch.setattr(alerts, "show_error",
+                        lambda _parent, text, title="": record.errors.append(text))
+    monkeypatch.setattr(alerts, "show_internal_error",
+                        lambda _parent, kind: record.internal.append(kind))
+    monkeypatch.setattr(alerts, "show_info",
+                        lambda _parent, text, title="", detail="": record.infos.append(text))
+
+    def confirm(_parent: object, text: str, action: str, title: str = "") -> bool:
+        record.confirmations.append(text)
+        return record.confirm_answer
+
+    monkeypatch.setattr(alerts, "confirm", confirm)
+    return record
+
+
+@pytest.fixture
+def runner(qapp: object, shown: Alerts) -> Iterator[TaskRunner]:
+    task_runner = TaskRunner()
+    yield task_runner
+    # Workers may still hold the store: finish before the ctx fixture closes it.
+    assert task_runner.wait_for_done(30_000)
+    task_runner.deleteLater()
+
+
+@pytest.fixture
+def session_for(ctx: Context, make_person: Callable[..., object]) -> Callable[..., Session]:
+    """A signed-in session of a new person with the given tool roles."""
+
+    def make(*roles: str, org: str = "XOS", email: str | None = None) -> Session:
+        person = make_person(*roles, org=org, password=PASSWORD, email=email)
+        return sign_in(ctx, person.login_id, PASSWORD)  # type: ignore[attr-defined]
+
+    return make
+
+
+def wait_idle(qtbot: QtBot, runner: TaskRunner) -> None:
+    qtbot.waitUntil(lambda: not runner.busy, timeout=30_000)

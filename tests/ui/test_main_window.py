@@ -1,0 +1,83 @@
+"""The main window: pages per role, keyboard navigation, the status bar."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLabel
+from pytestqt.qtbot import QtBot
+
+from services.auth import Session
+from services.context import Context
+from ui.main_window import MainWindow
+from ui.task_runner import TaskRunner
+from ui.users_page import UsersPage
+
+
+@pytest.mark.parametrize(("roles", "pages"), [
+    (("platform_admin",), ["Users", "Organisations", "Audit", "My account"]),
+    (("security_reviewer",), ["Users", "Organisations", "Audit", "My account"]),
+    (("lso",), ["Users", "My account"]),
+    ((), ["My account"]),
+])
+def test_navigation_shows_what_the_role_may_use(qtbot: QtBot, ctx: Context, runner: TaskRunner,
+                                                session_for: Callable[..., Session],
+                                                roles: tuple[str, ...],
+                                                pages: list[str]) -> None:
+    window = MainWindow(ctx, session_for(*roles), runner)
+    qtbot.addWidget(window)
+    assert [window.nav.item(i).text() for i in range(window.nav.count())] == pages
+
+
+def test_keyboard_navigation(qtbot: QtBot, ctx: Context, runner: TaskRunner,
+                             session_for: Callable[..., Session]) -> None:
+    session = session_for("platform_admin")
+    window = MainWindow(ctx, session, runner)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    assert window.stack.currentWidget() is window.pages["users"]
+    qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert window.stack.currentWidget() is window.pages["audit"]
+    window.nav.setFocus()
+    qtbot.keyClick(window.nav, Qt.Key.Key_Down)
+    assert window.stack.currentWidget() is window.pages["account"]
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    users = window.pages["users"]
+    assert isinstance(users, UsersPage)
+    assert window.stack.currentWidget() is users
+    assert users.search.hasFocus()
+    # Every page was opened at least once: let their loads finish before the store closes.
+    qtbot.waitUntil(lambda: not runner.busy, timeout=30_000)
+
+
+def test_status_bar_names_the_person_and_the_store(qtbot: QtBot, ctx: Context,
+                                                   runner: TaskRunner,
+                                                   session_for: Callable[..., Session]) -> None:
+    session = session_for("security_reviewer")
+    window = MainWindow(ctx, session, runner)
+    qtbot.addWidget(window)
+    texts = [label.text() for label in window.statusBar().findChildren(QLabel)]
+    assert f"Signed in as {session.operator.login_id} (Security reviewer)" in texts
+    assert f"Store: {ctx.store.display_url}" in texts
+    qtbot.waitUntil(lambda: not runner.busy, timeout=30_000)
+
+
+def test_my_account_shows_the_signed_in_person(qtbot: QtBot, ctx: Context, runner: TaskRunner,
+                                               session_for: Callable[..., Session]) -> None:
+    session = session_for("lso", org="NWGS")
+    window = MainWindow(ctx, session, runner)
+    qtbot.addWidget(window)
+    page = window.show_page("account")
+    with qtbot.waitSignal(page.refreshed, timeout=30_000):  # type: ignore[attr-defined]
+        page.activate()  # type: ignore[attr-defined]
+    values = {k: v.text() for k, v in page.values.items()}  # type: ignore[attr-defined]
+    assert values["login_id"] == session.operator.login_id
+    assert values["tool_roles"] == "Local security officer"
+    assert values["organisation"] == "Organisation NWGS (NWGS)"
+    assert values["terms"] == "Not accepted"  # signed in by the service, not the dialog
+    qtbot.waitUntil(lambda: not runner.busy, timeout=30_000)

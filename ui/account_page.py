@@ -1,0 +1,91 @@
+"""My account: the signed-in person's own details (read-only for now)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+
+from ui.task_runner import TaskControl, TaskRunner
+from ui.users_model import STATUS_TEXT
+
+if TYPE_CHECKING:
+    from services.auth import Session
+    from services.context import Context
+    from services.users import IdentityDetail
+
+ROLE_TEXT = {"platform_admin": "Platform admin", "lso": "Local security officer",
+             "security_reviewer": "Security reviewer", "user": "User (self-service)"}
+
+
+class AccountPage(QWidget):
+    refreshed = Signal()
+
+    def __init__(self, ctx: Context, session: Session, runner: TaskRunner,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ctx, self._session, self._runner = ctx, session, runner
+        title = QLabel("My account")
+        title.setObjectName("pageTitle")
+        note = QLabel("Your details as the store holds them. To correct your name, ask a "
+                      "platform admin for now; self-service changes come in a later version.")
+        note.setObjectName("fineprint")
+        note.setWordWrap(True)
+        self.values: dict[str, QLabel] = {}
+        form = QFormLayout()
+        form.setVerticalSpacing(8)
+        form.setHorizontalSpacing(16)
+        for name, text in (("name", "Name"), ("login_id", "Login ID"), ("email", "Email"),
+                           ("organisation", "Organisation"), ("status", "Status"),
+                           ("tool_roles", "Gatehouse roles"), ("entitlements", "Product roles"),
+                           ("terms", "Sign-in terms"), ("subject", "Subject id")):
+            label = QLabel()
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setWordWrap(True)
+            self.values[name] = label
+            caption = QLabel(text)
+            caption.setObjectName("caption")
+            form.addRow(caption, label)
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addWidget(note)
+        layout.addSpacing(8)
+        layout.addLayout(form)
+        layout.addStretch(1)
+        self._show(session.identity)
+
+    def activate(self) -> None:
+        ctx, op = self._ctx, self._session.operator
+
+        def work(_control: TaskControl) -> IdentityDetail:
+            from services.users import get_identity
+
+            return get_identity(ctx, op, op.subject)
+
+        self._runner.submit(work, owner=self, on_result=self._refreshed)
+
+    def _refreshed(self, detail: IdentityDetail) -> None:
+        self._show(detail)
+        self.refreshed.emit()
+
+    def _show(self, detail: IdentityDetail) -> None:
+        from services.store.schema import TOOL_PRODUCT
+
+        roles = sorted(ROLE_TEXT.get(r, r) for p, r in detail.entitlements if p == TOOL_PRODUCT)
+        products = [f"{p}: {r}" for p, r in detail.entitlements if p != TOOL_PRODUCT]
+        text = {
+            "name": f"{detail.given_name} {detail.family_name}",
+            "login_id": detail.login_id,
+            "email": detail.email,
+            "organisation": f"{detail.org_name} ({detail.org_code})",
+            "status": STATUS_TEXT.get(detail.status, detail.status),
+            "tool_roles": ", ".join(roles) or "User (self-service)",
+            "entitlements": ", ".join(products) or "None",
+            "terms": "Accepted (current version)" if self._session.terms_accepted
+            else "Not accepted",
+            "subject": detail.subject,
+        }
+        for name, label in self.values.items():
+            label.setText(text[name])

@@ -1,0 +1,155 @@
+"""The main window: a navigation list of the pages the signed-in role may use, and the pages."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QStackedWidget,
+    QWidget,
+)
+
+from ui.account_page import ROLE_TEXT, AccountPage
+from ui.appearance import icon
+from ui.audit_page import AuditPage
+from ui.orgs_page import OrgsPage
+from ui.task_runner import TaskRunner
+from ui.users_page import UsersPage
+
+if TYPE_CHECKING:
+    from services.auth import Session
+    from services.authz import Operator
+    from services.context import Context
+
+# (key, title, icon) in navigation order.
+PAGES = (
+    ("users", "Users", "users"),
+    ("orgs", "Organisations", "organisations"),
+    ("audit", "Audit", "audit"),
+    ("account", "My account", "account"),
+)
+
+
+def visible_pages(op: Operator) -> list[str]:
+    """The pages a role may use. Convenience only: every service checks permission itself."""
+    from services.authz import Action, Role, allowed
+
+    keys = []
+    if op.roles & {Role.PLATFORM_ADMIN, Role.SECURITY_REVIEWER, Role.LSO}:
+        keys.append("users")  # an LSO sees their own organisation: the service scopes it
+    if op.roles & {Role.PLATFORM_ADMIN, Role.SECURITY_REVIEWER}:
+        keys.append("orgs")
+    if allowed(op, Action.AUDIT_READ):
+        keys.append("audit")
+    keys.append("account")
+    return keys
+
+
+def role_text(op: Operator) -> str:
+    from services.authz import Role
+
+    order = (Role.PLATFORM_ADMIN, Role.SECURITY_REVIEWER, Role.LSO, Role.USER)
+    return ", ".join(ROLE_TEXT[role.value] for role in order if role in op.roles
+                     and (role is not Role.USER or len(op.roles) == 1))
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, ctx: Context, session: Session, runner: TaskRunner,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ctx, self._session, self._runner = ctx, session, runner
+        op = session.operator
+        self.setWindowTitle("Gatehouse")
+        self.setWindowIcon(icon("gatehouse"))
+        self.resize(1280, 780)
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("navList")
+        self.nav.setIconSize(QSize(20, 20))
+        self.nav.setFixedWidth(200)
+        self.nav.setAccessibleName("Pages")
+        self.stack = QStackedWidget()
+        self.pages: dict[str, QWidget] = {}
+        self.keys = visible_pages(op)
+        titles = {key: (title, icon_name) for key, title, icon_name in PAGES}
+        for number, key in enumerate(self.keys, start=1):
+            page = self._make_page(key)
+            self.pages[key] = page
+            self.stack.addWidget(page)
+            title, icon_name = titles[key]
+            item = QListWidgetItem(icon(icon_name), title)
+            item.setToolTip(f"{title}  (Ctrl+{number})")
+            self.nav.addItem(item)
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), self)
+            shortcut.activated.connect(lambda row=number - 1: self.nav.setCurrentRow(row))
+        QShortcut(QKeySequence.StandardKey.Find, self).activated.connect(self.focus_search)
+
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.nav)
+        content = QWidget()
+        content.setObjectName("content")
+        content_layout = QHBoxLayout(content)
+        content_layout.addWidget(self.stack)
+        layout.addWidget(content, 1)
+        self.setCentralWidget(central)
+
+        who = QLabel(f"Signed in as {op.login_id} ({role_text(op)})")
+        self.busy = QLabel("Working…")
+        self.busy.setObjectName("fineprint")
+        self.busy.hide()
+        store = QLabel(f"Store: {ctx.store.display_url}")
+        store.setObjectName("fineprint")
+        self.statusBar().addWidget(who)
+        self.statusBar().addPermanentWidget(self.busy)
+        self.statusBar().addPermanentWidget(store)
+        runner.busy_changed.connect(self.busy.setVisible)
+
+        self.nav.currentRowChanged.connect(self._page_changed)
+        self.nav.setCurrentRow(0)
+        self.nav.setFocus()
+
+    def _make_page(self, key: str) -> QWidget:
+        ctx, op, runner = self._ctx, self._session.operator, self._runner
+        if key == "users":
+            return UsersPage(ctx, op, runner)
+        if key == "orgs":
+            return OrgsPage(ctx, op, runner)
+        if key == "audit":
+            return AuditPage(ctx, op, runner)
+        return AccountPage(ctx, self._session, runner)
+
+    def show_page(self, key: str) -> QWidget:
+        self.nav.setCurrentRow(self.keys.index(key))
+        return self.pages[key]
+
+    def _page_changed(self, row: int) -> None:
+        if not 0 <= row < len(self.keys):
+            return
+        page = self.pages[self.keys[row]]
+        self.stack.setCurrentWidget(page)
+        activate = getattr(page, "activate", None)
+        if callable(activate):
+            activate()
+
+    def focus_search(self) -> None:
+        """Ctrl+F: the Users search box (the one page with a search, for now)."""
+        page = self.pages.get("users")
+        if isinstance(page, UsersPage):
+            self.show_page("users")
+            page.focus_search()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        # Workers may still hold the store: let them finish before the context closes.
+        self._runner.wait_for_done(10_000)
+        super().closeEvent(event)
+
