@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,8 @@ class IdentityPolicy:
     max_failures: int
     lockout_seconds: int
     lockout_max_seconds: int
-    password_min_length: int
-    password_max_length: int
+    reset_expiry: dict[str, timedelta]  # per purpose: migration, self_service, admin
+    reset_max_requests_per_hour: int
 
 
 def load_identity_policy(path: Path | None = None) -> IdentityPolicy:
@@ -54,9 +55,16 @@ def load_identity_policy(path: Path | None = None) -> IdentityPolicy:
         max_failures=get_int(data, path, "signin.max_failures", minimum=1, maximum=100),
         lockout_seconds=get_int(data, path, "signin.lockout_seconds", minimum=1),
         lockout_max_seconds=get_int(data, path, "signin.lockout_max_seconds", minimum=1),
-        # NIST SP 800-63B-4: at least 8 with MFA, 15 as a single factor; allow at least 64.
-        password_min_length=get_int(data, path, "password.min_length", minimum=8),
-        password_max_length=get_int(data, path, "password.max_length", minimum=64),
+        reset_expiry={
+            "migration": timedelta(hours=get_int(
+                data, path, "reset.migration_expiry_hours", minimum=1, maximum=24 * 90)),
+            "self_service": timedelta(minutes=get_int(
+                data, path, "reset.self_service_expiry_minutes", minimum=5, maximum=24 * 60)),
+            "admin": timedelta(hours=get_int(
+                data, path, "reset.admin_expiry_hours", minimum=1, maximum=24 * 30)),
+        },
+        reset_max_requests_per_hour=get_int(
+            data, path, "reset.max_requests_per_hour", minimum=1, maximum=100),
     )
     if policy.lockout_max_seconds < policy.lockout_seconds:
         raise PolicyError(
