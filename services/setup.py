@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from services.authz import SYSTEM
 from services.context import Context
-from services.errors import AlreadyExists, InvalidInput
+from services.errors import AlreadyExists
 from services.orgs import insert_org, validate_org
 from services.password_hash import hash_password
 from services.store.schema import identity
@@ -15,16 +15,21 @@ from services.users import IdentityDetail, add_identity
 COMPANY_CODE, COMPANY_NAME = "XOS", "Xoserve"
 
 
-def check_new_password(ctx: Context, password: str) -> None:
-    """Length rules only (NIST SP 800-63B-4: no composition rules, never truncated)."""
-    policy = ctx.identity_policy
-    length = len(password)  # code points, after NFC in hashing
-    if length < policy.password_min_length:
-        raise InvalidInput(f"The password has {length} characters; use at least "
-                           f"{policy.password_min_length} (a passphrase of several words works).")
-    if length > policy.password_max_length:
-        raise InvalidInput(f"The password has {length} characters; use at most "
-                           f"{policy.password_max_length}.")
+def check_admin_password(email: str, password: str, *, given_name: str, family_name: str,
+                         org_code: str, org_name: str) -> None:
+    """The first admin's password must pass the same policy as everyone's.
+
+    Usable before any store exists, so that ``init`` refuses a weak password having created
+    nothing.
+    """
+    from services.credentials import PasswordRejected
+    from services.passwords import PasswordContext, validate_new_password
+
+    context = PasswordContext(given_name=given_name, family_name=family_name, email=email,
+                              org_name=org_name, org_code=org_code)
+    evaluation = validate_new_password(password, context)
+    if not evaluation.accepted:
+        raise PasswordRejected(reasons=tuple(f.message for f in evaluation.failures))
 
 
 def has_identities(ctx: Context) -> bool:
@@ -49,7 +54,8 @@ def init_admin(ctx: Context, email: str, password: str, *, given_name: str = "Pl
     if has_identities(ctx):
         raise AlreadyExists("This store is already set up; sign in as one of its admins, or "
                             "choose a new store with --db.")
-    check_new_password(ctx, password)
+    check_admin_password(email, password, given_name=given_name, family_name=family_name,
+                         org_code=org_code, org_name=org_name)
     ensure_company(ctx, org_code, org_name)
     return add_identity(ctx, SYSTEM, email, given_name, family_name, org_code,
                         ["GATEHOUSE:platform_admin"], password_hash=hash_password(password))

@@ -10,9 +10,14 @@ from services.cli.common import Groups, emit, open_ctx, operator, read_secret
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from services.setup import init_admin
+    from services.identity import normalise_email
+    from services.setup import check_admin_password, init_admin
 
     password = read_secret("Password for the first platform admin")
+    # Refuse bad input before the store and its master key exist: a refusal leaves nothing.
+    normalise_email(args.admin)
+    check_admin_password(args.admin, password, given_name=args.given, family_name=args.family,
+                         org_code=args.org, org_name=args.org_name)
     ctx = open_ctx(args, create=True)
     try:
         admin = init_admin(ctx, args.admin, password, given_name=args.given,
