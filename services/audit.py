@@ -112,19 +112,21 @@ class AuditLog:
 
     def verify(self, conn: Connection, checkpoint: Checkpoint | None = None) -> VerifyResult:
         expected_seq, prev, count = 1, GENESIS_HASH, 0
-        checkpoint_seen = False
+        # A checkpoint of an empty trail has no head event to meet: it holds from the start.
+        checkpoint_seen = checkpoint is not None and checkpoint.count == 0
         for row in iter_events(conn):
             count += 1
             if row["seq"] != expected_seq:
                 kind = "missing" if row["seq"] > expected_seq else "out of order"
-                return VerifyResult(False, count - 1, row["seq"],
+                return VerifyResult(False, count - 1, expected_seq,
                                     f"event {expected_seq} is {kind}: the next event found is "
                                     f"{row['seq']} (deleted or inserted events)")
             if row["prev_hash"] != prev:
                 return VerifyResult(False, count - 1, row["seq"],
                                     f"event {row['seq']} does not follow event {row['seq'] - 1} "
                                     "(the chain is broken: events deleted, inserted or reordered)")
-            if not hmac.compare_digest(_mac(self._key, row), row["hash"]):
+            # Bytes, not str: compare_digest raises on a forged non-ASCII MAC instead of failing.
+            if not hmac.compare_digest(_mac(self._key, row).encode(), str(row["hash"]).encode()):
                 return VerifyResult(False, count - 1, row["seq"],
                                     f"event {row['seq']} was altered after it was written "
                                     "(its MAC does not match its content)")

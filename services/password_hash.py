@@ -31,7 +31,11 @@ def hash_password(password: str) -> str:
 def verify_password(password: str, stored_hash: str | None) -> bool:
     """True when ``password`` matches; with no stored hash, spends the same time and fails."""
     if not stored_hash:
-        _hasher.verify(_prepare(password), _dummy_hash())
+        # The dummy hash first: computing it inside the call would load passlib's backend after
+        # the lazy ``verify`` stub was looked up, and that stub then fails (the first sign-in of
+        # an unknown account in a fresh process crashed).
+        dummy = _dummy_hash()
+        _hasher.verify(_prepare(password), dummy)
         return False
     try:
         return bool(_hasher.verify(_prepare(password), stored_hash))

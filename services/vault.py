@@ -68,10 +68,10 @@ class Vault:
                 f"A stored secret was sealed with master key {key_id}, but this computer holds "
                 f"key {self.key_id}; import the store's key (see README, 'Shared store')."
             )
-        raw = base64.urlsafe_b64decode(body)
         try:
+            raw = base64.urlsafe_b64decode(body)
             return self._aead.decrypt(raw[:12], raw[12:], context.encode())
-        except InvalidTag:
+        except (InvalidTag, ValueError):  # ValueError: damaged base64 or a cut-short body
             raise VaultUnavailable(
                 "A stored secret failed its integrity check: it was altered or belongs elsewhere."
             ) from None

@@ -41,7 +41,7 @@ def resolve_url(cli_url: str | None = None) -> str:
 def _parse(url_text: str) -> URL:
     try:
         url = make_url(url_text)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise InvalidInput(
             f"The database URL {url_text!r} is not valid: use sqlite:///PATH or "
             "postgresql+psycopg://USER@HOST:PORT/DATABASE."
@@ -153,9 +153,18 @@ def _unreachable(url: URL, exc: SQLAlchemyError) -> str:
 
 
 def open_store(url_text: str | None = None, *, clock: Clock | None = None,
-               migrate: bool = True) -> Store:
-    """Open (creating and migrating as needed) the store at ``url_text``."""
+               migrate: bool = True, must_exist: bool = False) -> Store:
+    """Open (creating and migrating as needed) the store at ``url_text``.
+
+    ``must_exist`` refuses to create a new SQLite file: a mistyped path names no store.
+    """
     url = _parse(resolve_url(url_text))
+    if must_exist and url.get_backend_name() == "sqlite":
+        assert url.database is not None
+        if not Path(url.database).expanduser().exists():
+            raise StoreUnavailable(
+                f"There is no Gatehouse store at {url.database}; check the path given with "
+                "--db (or GATEHOUSE_DB), or create a store with: python main.py init.")
     engine = _sqlite_engine(url) if url.get_backend_name() == "sqlite" else _postgres_engine(url)
     store = Store(engine, clock or SystemClock())
     if migrate:
