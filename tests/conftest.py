@@ -10,18 +10,22 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ["PYTHON_KEYRING_BACKEND"] = "tests.memory_keyring.MemoryKeyring"
 
-import secrets  # noqa: E402
-from collections import Counter  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+import json
+import secrets
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
-import pytest  # noqa: E402
-from sqlalchemy import create_engine, make_url  # noqa: E402
+import pytest
+from sqlalchemy import create_engine, inspect, make_url, select
 
-from services.authz import SYSTEM, Operator  # noqa: E402
-from services.clock import ManualClock  # noqa: E402
-from services.context import Context, open_context  # noqa: E402
-from tests.memory_keyring import MemoryKeyring  # noqa: E402
+from services.authz import SYSTEM, Operator
+from services.clock import ManualClock
+from services.context import Context, open_context
+from tests.memory_keyring import MemoryKeyring
 
 PG_ENV = "GATEHOUSE_TEST_PG"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
@@ -122,3 +126,208 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _ran_on:
         ran = ", ".join(f"{name}: {count}" for name, count in sorted(_ran_on.items()))
         terminalreporter.write_line(f"store tests per backend — {ran}")
+
+
+# ---- Additions for the service-level suite (append-only: the fixtures above stay as they are) --
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Values that must never appear in an audit row, whatever the test did.
+ALWAYS_SECRET = ("$argon2",)
+
+
+def backend_of(url: str) -> str:
+    return make_url(url).get_backend_name()
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> object:
+        return json.loads(self.out)
+
+    @property
+    def err_lines(self) -> list[str]:
+        return self.err.splitlines()
+
+
+@dataclass(frozen=True)
+class Call:
+    """One CLI invocation for ``Cli.many``."""
+
+    args: tuple[str, ...]
+    operator: tuple[str, str] | None = None
+    extra_env: dict[str, str] | None = None
+    stdin: str = ""
+
+
+class Cli:
+    """``python main.py`` in a subprocess, as a script or a person would run it.
+
+    The subprocesses share a FileKeyring (a JSON file in the test's tmp dir); ``share_keys``
+    copies this process's MemoryKeyring into it and ``adopt_keys`` copies it back, so a store
+    set up on either side opens on the other.
+    """
+
+    def __init__(self, tmp: Path) -> None:
+        self.keyring_file = tmp / "cli-keyring.json"
+        self.operator: tuple[str, str] | None = None
+        base = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
+        base.update({
+            "PYTHONPATH": str(REPO_ROOT),
+            "PYTHON_KEYRING_BACKEND": "tests.memory_keyring.FileKeyring",
+            "GATEHOUSE_TEST_KEYRING": str(self.keyring_file),
+            "XDG_DATA_HOME": str(tmp / "xdg-data"),  # never the developer's own store
+            "PYTHONDONTWRITEBYTECODE": "1",
+        })
+        self.env = base
+
+    def env_for(self, operator: tuple[str, str] | None = None,
+                extra: dict[str, str] | None = None) -> dict[str, str]:
+        env = dict(self.env)
+        who = operator or self.operator
+        if who:
+            env["GATEHOUSE_OPERATOR"], env["GATEHOUSE_PASSWORD"] = who
+        env.update(extra or {})
+        return env
+
+    def __call__(self, *args: str, stdin: str = "", operator: tuple[str, str] | None = None,
+                 extra_env: dict[str, str] | None = None, timeout: float = 180) -> CliResult:
+        # Bytes, decoded here: text mode would turn the CSV's CR LF into LF.
+        done = subprocess.run(
+            [sys.executable, "main.py", *args], cwd=REPO_ROOT, input=stdin.encode(),
+            capture_output=True, env=self.env_for(operator, extra_env), timeout=timeout,
+            check=False)
+        return CliResult(done.returncode, done.stdout.decode(), done.stderr.decode())
+
+    def many(self, *calls: tuple[str, ...] | Call, operator: tuple[str, str] | None = None,
+             timeout: float = 180) -> list[CliResult]:
+        """Several independent invocations at once (the machine has more than one core).
+
+        A call is a tuple of arguments (run as ``operator``) or a ``Call`` with its own
+        operator, environment and standard input.
+        """
+        specs = [c if isinstance(c, Call) else Call(c, operator=operator) for c in calls]
+        runs = [subprocess.Popen(
+            [sys.executable, "main.py", *spec.args], cwd=REPO_ROOT, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=self.env_for(spec.operator or operator, spec.extra_env))
+            for spec in specs]
+        results = []
+        for run, spec in zip(runs, specs, strict=True):
+            out, err = run.communicate(spec.stdin.encode(), timeout=timeout)
+            results.append(CliResult(run.returncode, out.decode(), err.decode()))
+        return results
+
+    def popen(self, *args: str, operator: tuple[str, str] | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "main.py", *args], cwd=REPO_ROOT, text=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=self.env_for(operator))
+
+    def file_entries(self) -> dict[str, str]:
+        if not self.keyring_file.exists():
+            return {}
+        entries: dict[str, str] = json.loads(self.keyring_file.read_text())
+        return entries
+
+    def share_keys(self) -> None:
+        entries = self.file_entries()
+        entries.update({f"{service}/{user}": value
+                        for (service, user), value in MemoryKeyring.entries.items()})
+        self.keyring_file.write_text(json.dumps(entries))
+
+    def adopt_keys(self) -> None:
+        for name, value in self.file_entries().items():
+            service, _, user = name.partition("/")
+            MemoryKeyring.entries[(service, user)] = value
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path)
+
+
+@pytest.fixture
+def another_store_url(db_url: str, request: pytest.FixtureRequest,
+                      tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Makes further empty store URLs on the same backend as ``db_url``."""
+    schemas: list[tuple[str, str]] = []  # (database URL, schema)
+    count = iter(range(2, 1000))
+
+    def make() -> str:
+        n = next(count)
+        if backend_of(db_url) == "sqlite":
+            return f"sqlite:///{tmp_path / f'store{n}.db'}"
+        database = request.getfixturevalue("pg_database")
+        schema = f"t_{secrets.token_hex(6)}"
+        _pg_admin(database, f"CREATE SCHEMA {schema}")
+        schemas.append((database, schema))
+        return make_url(database).update_query_dict(
+            {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+    yield make
+    for database, schema in schemas:
+        _pg_admin(database, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def _pg_admin(database: str, statement: str) -> None:
+    engine = create_engine(database, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def secrets_to_scan() -> set[str]:
+    """Passwords, passphrases and tokens a test used: no audit row of its store may hold one."""
+    return set()
+
+
+def audit_leaks(url: str, values: set[str]) -> list[str]:
+    """Where (event, column) any of ``values`` or an argon2 hash appears in the audit trail."""
+    if backend_of(url) == "sqlite":
+        database = make_url(url).database
+        if not database or not Path(database).exists():
+            return []
+    engine = create_engine(url)
+    try:
+        if not inspect(engine).has_table("audit_event"):
+            return []
+        from services.store.schema import audit_event
+
+        needles = [v for v in {*values, *ALWAYS_SECRET} if v]
+        found = []
+        with engine.connect() as conn:
+            for row in conn.execute(select(audit_event)).mappings():
+                for column, value in row.items():
+                    text = str(value)
+                    for number, needle in enumerate(sorted(needles)):
+                        if needle in text or needle.lower() in text.lower():
+                            found.append(f"event {row['seq']} column {column} (secret #{number})")
+        return found
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _audit_secret_scan(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every store test: no password, passphrase, master key or argon2 hash in the audit
+    trail (DESIGN.md: events never carry a password, token or seed)."""
+    if "db_url" not in request.fixturenames:
+        yield
+        return
+    url = request.getfixturevalue("db_url")  # torn down after this fixture, so still there
+    known: set[str] = request.getfixturevalue("secrets_to_scan")
+    runner: Cli | None = request.getfixturevalue("cli") if "cli" in request.fixturenames else None
+    yield
+    values = set(known) | set(MemoryKeyring.entries.values())
+    if runner is not None:
+        values |= set(runner.file_entries().values())
+    leaks = audit_leaks(url, values)
+    if leaks:
+        pytest.fail("secrets found in the audit trail: " + "; ".join(leaks[:10]), pytrace=False)

@@ -3,11 +3,13 @@ people who can sign in (on every store backend, through the ``ctx`` fixture)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
 from pytestqt.qtbot import QtBot
+from sqlalchemy import select
 
 from services.auth import Session, sign_in
 from services.context import Context
@@ -68,3 +70,19 @@ def session_for(ctx: Context, make_person: Callable[..., object]) -> Callable[..
 
 def wait_idle(qtbot: QtBot, runner: TaskRunner) -> None:
     qtbot.waitUntil(lambda: not runner.busy, timeout=30_000)
+
+
+def mailed_codes(ctx: Context, address: str) -> list[str]:
+    """The reset codes mailed to an address, oldest first, read from the sealed outbox as the
+    mail would be (as in tests/test_reset.py)."""
+    from services.store.schema import outbox
+
+    with ctx.store.read() as conn:
+        rows = conn.execute(select(outbox.c.body_sealed).where(
+            outbox.c.to_address == address, outbox.c.kind == "reset_link")
+            .order_by(outbox.c.id)).all()
+    codes: list[str] = []
+    for (sealed,) in rows:
+        body = ctx.vault.decrypt(sealed, "outbox-body").decode()
+        codes.extend(dict.fromkeys(re.findall(r"[A-Za-z0-9_-]{43}", body)))
+    return codes
