@@ -61,7 +61,7 @@ def read_store_id(store: Store) -> str | None:
 def open_context(url: str | None = None, *, access: KeyAccess | None = None,
                  clock: Clock | None = None, create: bool = True) -> Context:
     """Open the store and unlock its secrets; a new store gets its id, master and audit keys."""
-    store = open_store(url, clock=clock)
+    store = open_store(url, clock=clock, must_exist=not create)
     try:
         return _unlock(store, access or KeyAccess.from_env(), create=create)
     except BaseException:

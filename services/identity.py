@@ -8,6 +8,7 @@ only *flag* an address; they are never a normalisation. Lower-casing can map the
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from dataclasses import dataclass
 
@@ -71,11 +72,13 @@ def describe_flags(address: NormalisedEmail) -> str:
 
 
 def login_key(typed: str) -> str:
-    """The login ID for look-ups: normalised when valid, else case-mapped as typed.
+    """The login ID for look-ups: normalised when valid, else a digest of what was typed.
 
-    Sign-in uses this so that an invalid address still counts against one throttle key.
+    Sign-in and reset requests key their counters and records on this. Text that is not an
+    address is never stored as typed: people type their password into the email field.
     """
     try:
         return normalise_email(typed).login_id
     except InvalidInput:
-        return _casemap(typed.strip())
+        digest = hashlib.sha256(_casemap(typed.strip()).encode()).hexdigest()[:16]
+        return f"not-an-address:{digest}"

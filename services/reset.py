@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, and_, func, insert, select, update
 
 from services.audit import Change
-from services.authz import SYSTEM, Action, Operator, require
+from services.authz import SYSTEM, Action, Operator
 from services.context import Context
 from services.credentials import MfaCheck, NoMfa, apply_new_password
 from services.errors import InvalidInput
 from services.identity import login_key
 from services.store.schema import RESET_PURPOSES, identity, reset_request, reset_token
-from services.users import find_subject, load_detail
+from services.users import find_subject, load_detail, require_manage
 
 TOKEN_BYTES = 32  # 256 bits
 _RESETTABLE = ("active", "reset_required")
@@ -98,7 +98,7 @@ def force_reset(ctx: Context, op: Operator, key: str, *, reason: str = "",
     """
     with ctx.store.write() as conn:
         detail = load_detail(conn, find_subject(conn, key))
-        require(op, Action.RESET_FORCE, org_id=detail.organisation_id)
+        require_manage(op, Action.RESET_FORCE, detail)
         if detail.status not in _RESETTABLE:
             raise InvalidInput(f"{detail.login_id} is {detail.status}; enable it before forcing "
                                "a password reset.")

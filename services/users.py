@@ -13,9 +13,9 @@ from sqlalchemy import Connection, Select, and_, func, insert, or_, select, upda
 from sqlalchemy.exc import IntegrityError
 
 from services.audit import Change
-from services.authz import Action, Operator, Role, require
+from services.authz import Action, Operator, Role, allowed, require
 from services.context import Context
-from services.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from services.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from services.identity import describe_flags, normalise_email
 from services.orgs import org_by_code
 from services.store.schema import TOOL_PRODUCT, entitlement, identity, organisation, product
@@ -182,8 +182,25 @@ def get_identity(ctx: Context, op: Operator, key: str) -> IdentityDetail:
     """``key`` is a login ID (as typed) or a subject id."""
     with ctx.store.read() as conn:
         detail = load_detail(conn, find_subject(conn, key))
-    require(op, Action.IDENTITY_READ, org_id=detail.organisation_id, subject=detail.subject)
+    if not allowed(op, Action.IDENTITY_READ, org_id=detail.organisation_id,
+                   subject=detail.subject):
+        # The same answer as for an address nobody holds: no telling who exists elsewhere.
+        raise NotFound(f"No identity has the login ID {detail.login_id!r}; check the spelling "
+                       "or search with: python main.py users list.")
     return detail
+
+
+def require_manage(op: Operator, action: Action, target: IdentityDetail) -> None:
+    """Permission to change ``target``: the role's scope, and never someone more privileged.
+
+    An LSO administers the people of their own organisation, but not a platform admin or a
+    security reviewer who happens to belong to it.
+    """
+    require(op, action, org_id=target.organisation_id)
+    if Role.PLATFORM_ADMIN not in op.roles and target.tool_roles & {
+            Role.PLATFORM_ADMIN, Role.SECURITY_REVIEWER}:
+        raise PermissionDenied("Only a platform admin can change an account that holds "
+                               "platform admin or security reviewer rights.")
 
 
 def _resolve_roles(conn: Connection, op: Operator, roles: list[str]) -> list[tuple[int, str, str]]:
@@ -257,7 +274,7 @@ def rename_identity(ctx: Context, op: Operator, key: str, expected_version: int,
     given, family = clean_name(given_name, "given name"), clean_name(family_name, "family name")
     with ctx.store.write() as conn:
         before = load_detail(conn, find_subject(conn, key))
-        require(op, Action.IDENTITY_UPDATE, org_id=before.organisation_id, subject=before.subject)
+        require_manage(op, Action.IDENTITY_UPDATE, before)
         _update(ctx, conn, before.subject, expected_version,
                 {"given_name": given, "family_name": family})
         ctx.record(conn, op, "identity.rename", "identity", before.subject, change=Change(
@@ -271,7 +288,7 @@ def enable_identity(ctx: Context, op: Operator, key: str, *, expected_version: i
     """Undo a disable: the identity returns as ``reset_required`` if it has no password."""
     with ctx.store.write() as conn:
         before = load_detail(conn, find_subject(conn, key))
-        require(op, Action.IDENTITY_DISABLE, org_id=before.organisation_id)
+        require_manage(op, Action.IDENTITY_DISABLE, before)
         if before.status != "disabled":
             raise InvalidInput(f"{before.login_id} is {before.status}, not disabled.")
         status = "active" if before.has_password else "reset_required"
@@ -287,7 +304,7 @@ def disable_identity(ctx: Context, op: Operator, key: str, *, expected_version: 
                      reason: str = "") -> IdentityDetail:
     with ctx.store.write() as conn:
         before = load_detail(conn, find_subject(conn, key))
-        require(op, Action.IDENTITY_DISABLE, org_id=before.organisation_id)
+        require_manage(op, Action.IDENTITY_DISABLE, before)
         if before.subject == op.subject:
             raise InvalidInput("You cannot disable your own account; ask another admin.")
         if before.status == "disabled":
