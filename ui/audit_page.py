@@ -104,13 +104,13 @@ class AuditPage(QWidget):
                             on_done=lambda: self.reload_button.setEnabled(True))
 
     def _arrived(self, events: list[AuditEntry]) -> None:
-        self.model.set_events(events)
+        self.model.set_records(events)
         self.count.setText(f"latest {len(events):,} events" if len(events) >= RECENT
                            else f"{len(events):,} events")
         self.loaded.emit()
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        entry = self.model.event_at(current.row()) if current.isValid() else None
+        entry = self.model.record_at(current.row()) if current.isValid() else None
         self.change.setText(change_text(entry) if entry else "")
 
     def verify(self) -> None:

@@ -95,7 +95,7 @@ class OrgsPage(QWidget):
                             on_done=lambda: self.reload_button.setEnabled(True))
 
     def _arrived(self, orgs: list[Organisation]) -> None:
-        self.model.set_orgs(orgs)
+        self.model.set_records(orgs)
         self.count.setText(f"{len(orgs):,} organisations")
         self.loaded.emit()
 

@@ -83,7 +83,7 @@ def test_orgs_model_passes_the_model_tester(qtmodeltester: object, ctx: Context,
                                             session_for: Callable[..., Session]) -> None:
     model = OrgsModel()
     qtmodeltester.check(model)  # type: ignore[attr-defined]
-    model.set_orgs(list_orgs(ctx, session_for("platform_admin").operator))
+    model.set_records(list_orgs(ctx, session_for("platform_admin").operator))
     qtmodeltester.check(model)  # type: ignore[attr-defined]
     assert model.rowCount() == 1
 
@@ -136,7 +136,7 @@ def test_audit_model_passes_the_model_tester(qtmodeltester: object, ctx: Context
     model = AuditModel()
     qtmodeltester.check(model)  # type: ignore[attr-defined]
     events = recent_events(ctx, session_for("platform_admin").operator)
-    model.set_events(events)
+    model.set_records(events)
     qtmodeltester.check(model)  # type: ignore[attr-defined]
     assert model.rowCount() == len(events) > 0
     assert "after" in (model.data(model.index(len(events) - 1, 0), 3) or "")  # tooltip role
