@@ -1,12 +1,14 @@
-"""My account: the signed-in person's own details (read-only for now)."""
+"""My account: the signed-in person's own details, and changing their password."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from ui.appearance import icon
+from ui.change_password_dialog import ChangePasswordDialog
 from ui.task_runner import TaskControl, TaskRunner
 from ui.users_model import STATUS_TEXT
 
@@ -48,13 +50,37 @@ class AccountPage(QWidget):
             caption = QLabel(text)
             caption.setObjectName("caption")
             form.addRow(caption, label)
+        self.change_password_button = QPushButton(icon("passwords"), "Change password…")
+        self.change_password_button.setToolTip("Choose a new password; you need your current one")
+        self.change_password_button.clicked.connect(self.change_password)
+        self.change_dialog: ChangePasswordDialog | None = None
+        actions = QHBoxLayout()
+        actions.addWidget(self.change_password_button)
+        actions.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addWidget(note)
         layout.addSpacing(8)
         layout.addLayout(form)
+        layout.addSpacing(12)
+        layout.addLayout(actions)
         layout.addStretch(1)
         self._show(session.identity)
+
+    def change_password(self) -> None:
+        """Open the change-password dialog (window-modal; the page goes on painting)."""
+        if self.change_dialog is not None:
+            self.change_dialog.raise_()
+            return
+        dialog = ChangePasswordDialog(self._ctx, self._session, self._runner, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # the fields go with it
+        dialog.password_changed.connect(self.activate)  # the status may have changed
+        dialog.destroyed.connect(self._dialog_gone)
+        self.change_dialog = dialog
+        dialog.open()
+
+    def _dialog_gone(self) -> None:
+        self.change_dialog = None
 
     def activate(self) -> None:
         ctx, op = self._ctx, self._session.operator

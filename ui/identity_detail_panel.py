@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from ui.users_model import STATUS_TEXT
 
 if TYPE_CHECKING:
-    from services.authz import Operator
+    from services.authz import Action, Operator
     from services.users import IdentityDetail
 
 FIELDS = (
@@ -47,9 +47,23 @@ def _value_label(wrap: bool) -> QLabel:
     return label
 
 
+def _may_manage(op: Operator, action: Action, detail: IdentityDetail) -> bool:
+    """The service's own rule (scope, and nobody more privileged than the operator), asked
+    without touching the store."""
+    from services.errors import PermissionDenied
+    from services.users import require_manage
+
+    try:
+        require_manage(op, action, detail)
+    except PermissionDenied:
+        return False
+    return True
+
+
 class IdentityDetailPanel(QFrame):
     rename_requested = Signal()
     disable_requested = Signal()
+    force_reset_requested = Signal()
     reload_requested = Signal()
 
     def __init__(self, operator: Operator, parent: QWidget | None = None) -> None:
@@ -79,22 +93,31 @@ class IdentityDetailPanel(QFrame):
         self.rename_button.setToolTip("Correct the person's given or family name")
         self.disable_button = QPushButton("Disable…")
         self.disable_button.setObjectName("dangerButton")
+        self.force_reset_button = QPushButton("Force password reset…")
+        self.force_reset_button.setToolTip(
+            "Make the person choose a new password: the current one stops working and a "
+            "reset code is e-mailed to them. You never see or choose the new password.")
         self.reload_button = QPushButton("Reload")
         self.reload_button.setToolTip("Read this identity again from the store")
         self.rename_button.clicked.connect(self.rename_requested)
         self.disable_button.clicked.connect(self.disable_requested)
+        self.force_reset_button.clicked.connect(self.force_reset_requested)
         self.reload_button.clicked.connect(self.reload_requested)
         actions = QHBoxLayout()
         actions.addWidget(self.rename_button)
         actions.addWidget(self.disable_button)
         actions.addStretch(1)
         actions.addWidget(self.reload_button)
+        more_actions = QHBoxLayout()
+        more_actions.addWidget(self.force_reset_button)
+        more_actions.addStretch(1)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
         layout.addWidget(self.placeholder)
         layout.addWidget(self.form_box)
         layout.addLayout(actions)
+        layout.addLayout(more_actions)
         layout.addStretch(1)
         self.clear()
 
@@ -103,7 +126,7 @@ class IdentityDetailPanel(QFrame):
         self.heading.setText("No identity selected")
         self.placeholder.show()
         self.form_box.hide()
-        for button in (self.rename_button, self.disable_button, self.reload_button):
+        for button in self._buttons():
             button.hide()
 
     def show_loading(self) -> None:
@@ -111,8 +134,12 @@ class IdentityDetailPanel(QFrame):
         self.set_busy(True)
 
     def set_busy(self, busy: bool) -> None:
-        for button in (self.rename_button, self.disable_button, self.reload_button):
+        for button in self._buttons():
             button.setEnabled(not busy)
+
+    def _buttons(self) -> tuple[QPushButton, ...]:
+        return (self.rename_button, self.disable_button, self.force_reset_button,
+                self.reload_button)
 
     def show_detail(self, detail: IdentityDetail) -> None:
         from services.authz import Action, allowed
@@ -146,5 +173,10 @@ class IdentityDetailPanel(QFrame):
         self.disable_button.setVisible(
             allowed(op, Action.IDENTITY_DISABLE, org_id=org) and detail.subject != op.subject
             and detail.status != "disabled")
+        # Not on oneself (that is Change password, under My account), and only where a reset
+        # can be started (services.reset: active or already waiting for a new password).
+        self.force_reset_button.setVisible(
+            _may_manage(op, Action.RESET_FORCE, detail) and detail.subject != op.subject
+            and detail.status in ("active", "reset_required"))
         self.reload_button.show()
         self.set_busy(False)

@@ -19,7 +19,9 @@ from PySide6.QtWidgets import (
 from ui.account_page import ROLE_TEXT, AccountPage
 from ui.appearance import icon
 from ui.audit_page import AuditPage
+from ui.intake_page import IntakePage
 from ui.orgs_page import OrgsPage
+from ui.passwords_page import PasswordsPage
 from ui.task_runner import TaskRunner
 from ui.users_page import UsersPage
 
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 PAGES = (
     ("users", "Users", "users"),
     ("orgs", "Organisations", "organisations"),
+    ("passwords", "Passwords", "passwords"),
+    ("intake", "Reset requests", "intake"),
     ("audit", "Audit", "audit"),
     ("account", "My account", "account"),
 )
@@ -46,6 +50,9 @@ def visible_pages(op: Operator) -> list[str]:
         keys.append("users")  # an LSO sees their own organisation: the service scopes it
     if op.roles & {Role.PLATFORM_ADMIN, Role.SECURITY_REVIEWER}:
         keys.append("orgs")
+    keys.append("passwords")  # the policy and the tester are for everyone who signs in
+    if allowed(op, Action.INTAKE_REVIEW):
+        keys.append("intake")
     if allowed(op, Action.AUDIT_READ):
         keys.append("audit")
     keys.append("account")
@@ -124,6 +131,10 @@ class MainWindow(QMainWindow):
             return UsersPage(ctx, op, runner)
         if key == "orgs":
             return OrgsPage(ctx, op, runner)
+        if key == "passwords":
+            return PasswordsPage(self._session, runner)
+        if key == "intake":
+            return IntakePage(ctx, op, runner)
         if key == "audit":
             return AuditPage(ctx, op, runner)
         return AccountPage(ctx, self._session, runner)

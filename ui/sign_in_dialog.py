@@ -34,6 +34,7 @@ from ui.task_runner import TaskControl, TaskRunner
 if TYPE_CHECKING:
     from services.auth import Session
     from services.context import Context
+    from ui.reset_completion_dialog import ResetCompletionDialog
 
 
 class SignInDialog(QDialog):
@@ -60,9 +61,20 @@ class SignInDialog(QDialog):
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setAccessibleName("Password")
+        # DESIGN.md rule 4: people reset their own password; the code comes by e-mail.
+        self.reset_link = QPushButton("Have a reset code? Complete a password reset…")
+        self.reset_link.setObjectName("linkButton")
+        self.reset_link.setAutoDefault(False)
+        self.reset_link.clicked.connect(self.open_reset_completion)
+        self.reset_dialog: ResetCompletionDialog | None = None
+        reset_row = QHBoxLayout()
+        reset_row.setContentsMargins(0, 0, 0, 0)
+        reset_row.addWidget(self.reset_link)
+        reset_row.addStretch(1)
         form = QFormLayout()
         form.addRow("&Email address", self.email)
         form.addRow("&Password", self.password)
+        form.addRow("", reset_row)
 
         terms = QLabel(terms_text())
         terms.setWordWrap(True)
@@ -113,7 +125,8 @@ class SignInDialog(QDialog):
         layout.addWidget(buttons)
 
         QWidget.setTabOrder(self.email, self.password)
-        QWidget.setTabOrder(self.password, self.accept_terms)
+        QWidget.setTabOrder(self.password, self.reset_link)
+        QWidget.setTabOrder(self.reset_link, self.accept_terms)
         QWidget.setTabOrder(self.accept_terms, self.privacy_button)
         QWidget.setTabOrder(self.privacy_button, self.sign_in_button)
         QWidget.setTabOrder(self.sign_in_button, self.quit_button)
@@ -164,9 +177,37 @@ class SignInDialog(QDialog):
     def _update_button(self) -> None:
         ready = self._ctx is not None and not self._busy
         self.sign_in_button.setEnabled(ready and self.accept_terms.isChecked())
+        self.reset_link.setEnabled(ready)
+        self.reset_link.setToolTip("" if self._ctx is not None
+                                   else "Available once the store is open.")
         self.email.setEnabled(not self._busy)
         self.password.setEnabled(not self._busy)
         self.accept_terms.setEnabled(not self._busy)
+
+    def open_reset_completion(self) -> None:
+        """The reset-completion dialog, window-modal over this one; it signs nobody in."""
+        from ui.reset_completion_dialog import ResetCompletionDialog
+
+        if self._ctx is None:
+            return
+        if self.reset_dialog is not None:
+            self.reset_dialog.raise_()
+            return
+        dialog = ResetCompletionDialog(self._ctx, self._runner, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # the fields go with it
+        dialog.destroyed.connect(self._reset_dialog_gone)
+        # A bound method, not a lambda capturing self: when the closing dialog deletes itself
+        # and drops such a lambda, PySide6 6.11 releases this dialog's wrapper with it and the
+        # process aborts in malloc (see ui/fit_to_content.py).
+        dialog.finished.connect(self._reset_dialog_finished)
+        self.reset_dialog = dialog
+        dialog.open()
+
+    def _reset_dialog_finished(self, _result: int) -> None:
+        self.password.setFocus()
+
+    def _reset_dialog_gone(self) -> None:
+        self.reset_dialog = None
 
     def _show_privacy(self) -> None:
         alerts.show_info(self, privacy_text(), "Privacy notice")

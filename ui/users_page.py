@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from ui import alerts
 from ui.identity_detail_panel import IdentityDetailPanel
+from ui.reason_dialog import ReasonDialog
 from ui.rename_dialog import RenameDialog
 from ui.task_runner import TaskControl, TaskRunner
 from ui.users_model import SUBJECT_ROLE, UsersModel, UsersProxyModel
@@ -113,6 +114,7 @@ class UsersPage(QWidget):
         selection.currentRowChanged.connect(self._current_changed)
         self.panel.rename_requested.connect(self._rename)
         self.panel.disable_requested.connect(self._disable)
+        self.panel.force_reset_requested.connect(self._force_reset)
         self.panel.reload_requested.connect(self._reload_detail)
         self.setFocusProxy(self.search)
         self._update_count()
@@ -286,4 +288,34 @@ class UsersPage(QWidget):
 
         self.panel.set_busy(True)
         self._runner.submit(work, owner=self, on_result=self._changed,
+                            on_done=lambda: self.panel.set_busy(False))
+
+    def _force_reset(self) -> None:
+        detail = self.panel.detail
+        if detail is None:
+            return
+        reason = ReasonDialog.ask(
+            "Force password reset",
+            f"Make {detail.login_id} choose a new password. Their current password stops "
+            "working now, and a reset code is e-mailed to their stored address; you never see "
+            "or choose the new password.", "Force reset", danger=True, parent=self)
+        if reason is None:
+            return
+        ctx, op, subject = self._ctx, self._operator, detail.subject
+
+        def work(_control: TaskControl) -> IdentityDetail:
+            from services.reset import force_reset
+            from services.users import get_identity
+
+            force_reset(ctx, op, subject, reason=reason)
+            return get_identity(ctx, op, subject)
+
+        def done(changed: IdentityDetail) -> None:
+            self._changed(changed)
+            alerts.show_info(self, f"{changed.login_id} must now choose a new password. A reset "
+                             f"code was e-mailed to {changed.email}; it is valid for a limited "
+                             "time, and they can ask for a new one from the sign-in window.")
+
+        self.panel.set_busy(True)
+        self._runner.submit(work, owner=self, on_result=done,
                             on_done=lambda: self.panel.set_busy(False))

@@ -104,7 +104,7 @@ def test_no_keyring_offers_a_key_file_then_signs_in(
     window = controller.window
     assert window is not None
     qtbot.addWidget(window)
-    assert window.keys == ["users", "orgs", "audit", "account"]
+    assert window.keys == ["users", "orgs", "passwords", "intake", "audit", "account"]
     qtbot.waitUntil(lambda: not runner.busy, timeout=30_000)
     shown[0].close()
     controller.shutdown()

@@ -17,10 +17,11 @@ from ui.users_page import UsersPage
 
 
 @pytest.mark.parametrize(("roles", "pages"), [
-    (("platform_admin",), ["Users", "Organisations", "Audit", "My account"]),
-    (("security_reviewer",), ["Users", "Organisations", "Audit", "My account"]),
-    (("lso",), ["Users", "My account"]),
-    ((), ["My account"]),
+    (("platform_admin",), ["Users", "Organisations", "Passwords", "Reset requests", "Audit",
+                           "My account"]),
+    (("security_reviewer",), ["Users", "Organisations", "Passwords", "Audit", "My account"]),
+    (("lso",), ["Users", "Passwords", "My account"]),
+    ((), ["Passwords", "My account"]),
 ])
 def test_navigation_shows_what_the_role_may_use(qtbot: QtBot, ctx: Context, runner: TaskRunner,
                                                 session_for: Callable[..., Session],
@@ -42,6 +43,10 @@ def test_keyboard_navigation(qtbot: QtBot, ctx: Context, runner: TaskRunner,
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
     assert window.stack.currentWidget() is window.pages["users"]
     qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert window.stack.currentWidget() is window.pages["passwords"]
+    qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
+    assert window.stack.currentWidget() is window.pages["intake"]
+    qtbot.keyClick(window, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
     assert window.stack.currentWidget() is window.pages["audit"]
     window.nav.setFocus()
     qtbot.keyClick(window.nav, Qt.Key.Key_Down)

@@ -148,3 +148,20 @@ def test_authenticator_field_appears_when_the_service_asks(
     assert calls == [None, "654321"] and dialog.done_ok
     dialog.close()
     wait_idle(qtbot, runner)
+
+
+def test_keyboard_order_is_the_reset_then_asking_for_a_code(qtbot: QtBot, ctx: Context,
+                                                            runner: TaskRunner) -> None:
+    from tests.ui.test_sign_in_dialog import _next_tab_stop
+
+    _sign_in, dialog = _open(qtbot, ctx, runner)
+    dialog.code.edit.setFocus()
+    stops = [dialog.code.edit]
+    while len(stops) < 9:
+        stops.append(_next_tab_stop(stops[-1]))
+    assert stops == [dialog.code.edit, dialog.code.show_button, dialog.form.new.edit,
+                     dialog.form.new.show_button, dialog.form.confirm.edit,
+                     dialog.form.confirm.show_button, dialog.close_button,
+                     dialog.request_email, dialog.request_button]  # Set is off until filled
+    dialog.close()
+    wait_idle(qtbot, runner)

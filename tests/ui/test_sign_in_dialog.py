@@ -120,9 +120,9 @@ def test_tab_order_and_privacy_notice(qtbot: QtBot, ctx: Context, runner: TaskRu
     dialog = _dialog(qtbot, ctx, runner)
     dialog.accept_terms.setChecked(True)
     stops = [dialog.email]
-    while len(stops) < 6:
+    while len(stops) < 7:
         stops.append(_next_tab_stop(stops[-1]))
-    assert stops == [dialog.email, dialog.password, dialog.accept_terms, dialog.privacy_button,
-                     dialog.sign_in_button, dialog.quit_button]
+    assert stops == [dialog.email, dialog.password, dialog.reset_link, dialog.accept_terms,
+                     dialog.privacy_button, dialog.sign_in_button, dialog.quit_button]
     dialog.privacy_button.click()
     assert "privacy" in shown.infos[0].lower()  # type: ignore[attr-defined]
