@@ -69,6 +69,17 @@ def _count_failure(ctx: Context, conn: Connection, key: str, now: datetime) -> d
     return until
 
 
+def record_failed_password(ctx: Context, key: str, subject: str | None, reason: str) -> None:
+    """Count a wrong password against the login ID's sign-in throttle, and audit it."""
+    now = ctx.now()
+    with ctx.store.write() as conn:
+        until = _count_failure(ctx, conn, key, now)
+        _attempt(conn, key, subject, now, False, reason)
+        ctx.audit.append(conn, at=now, actor=key, action="signin", target_type="identity",
+                         target_id=subject or key, result="failure",
+                         reason=reason + (" (sign-in paused)" if until else ""))
+
+
 def sign_in(ctx: Context, typed_login: str, password: str) -> Session:
     key = login_key(typed_login)
     now = ctx.now()
@@ -86,12 +97,7 @@ def sign_in(ctx: Context, typed_login: str, password: str) -> Session:
     if not ok or row is None or row.status not in _CAN_SIGN_IN:
         reason = "unknown_login" if row is None else (
             "wrong_password" if not ok else f"status_{row.status}")
-        with ctx.store.write() as conn:
-            until = _count_failure(ctx, conn, key, now)
-            _attempt(conn, key, row.subject if row else None, now, False, reason)
-            ctx.audit.append(conn, at=now, actor=key, action="signin", target_type="identity",
-                             target_id=row.subject if row else key, result="failure",
-                             reason=reason + (" (sign-in paused)" if until else ""))
+        record_failed_password(ctx, key, row.subject if row else None, reason)
         raise SignInFailed()
     with ctx.store.write() as conn:
         conn.execute(delete(signin_throttle).where(signin_throttle.c.login_id == key))

@@ -17,6 +17,10 @@ class InvalidInput(GatehouseError):
     """The input cannot be used as given (malformed email, unknown organisation, …)."""
 
 
+class MfaCodeRequired(InvalidInput):
+    """The account has two-step verification: a current authenticator code is needed too."""
+
+
 class NotFound(GatehouseError):
     """The named thing does not exist (or the operator may not see it)."""
 

@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, and_, func, insert, select, update
 
 from services.audit import Change
+from services.auth import record_failed_password
 from services.authz import SYSTEM, Action, Operator
 from services.context import Context
 from services.credentials import MfaCheck, NoMfa, apply_new_password
-from services.errors import InvalidInput
+from services.errors import InvalidInput, MfaCodeRequired
 from services.identity import login_key
 from services.store.schema import RESET_PURPOSES, identity, reset_request, reset_token
 from services.users import find_subject, load_detail, require_manage
@@ -137,8 +138,8 @@ def complete_reset(ctx: Context, token: str, new_password: str, *, otp: str | No
             raise InvalidInput(UNUSABLE_CODE_MESSAGE)
         has_mfa = mfa.required(conn, detail.subject)
         if has_mfa and not mfa.verify(conn, detail.subject, otp):
-            raise InvalidInput("This account has two-step verification: enter the current code "
-                               "from your authenticator app as well as the reset code.")
+            raise MfaCodeRequired("This account has two-step verification: enter the current "
+                                  "code from your authenticator app as well as the reset code.")
         # Consume first: of two completions at once, exactly one changes this row.
         consumed = conn.execute(
             update(reset_token).where(reset_token.c.id == row.id,
@@ -172,11 +173,14 @@ def change_password(ctx: Context, op: Operator, current_password: str, new_passw
         stored = conn.execute(select(identity.c.password_hash).where(
             identity.c.subject == op.subject)).scalar_one_or_none()
     if not verify_password(current_password, stored):
+        # A wrong current password counts like a failed sign-in: an unattended session must
+        # not allow unlimited guesses.
+        record_failed_password(ctx, op.login_id, op.subject, "change_password_wrong_current")
         raise SignInFailed()
     with ctx.store.write() as conn:
         detail = load_detail(conn, op.subject)
         has_mfa = mfa.required(conn, detail.subject)
         if has_mfa and not mfa.verify(conn, detail.subject, otp):
-            raise InvalidInput("Enter the current code from your authenticator app.")
+            raise MfaCodeRequired("Enter the current code from your authenticator app.")
         apply_new_password(ctx, conn, op, detail, new_password, action="password.change",
                            has_mfa=has_mfa)

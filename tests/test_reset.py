@@ -262,3 +262,23 @@ def test_two_concurrent_completions_exactly_one_wins(db_url, tmp_path, monkeypat
     for w in workers:
         w.join(30)
     assert outcomes == sorted(["won", UNUSABLE_CODE_MESSAGE])
+
+
+def test_wrong_current_passwords_count_like_failed_sign_ins(ctx, make_person):
+    from services.errors import AccountLocked
+
+    user = make_person(password=GOOD)
+    for _ in range(10):  # policies/identity.toml: max_failures
+        with pytest.raises(SignInFailed):
+            change_password(ctx, user, "a wrong guess at it", ALSO_GOOD)
+    with pytest.raises(AccountLocked):
+        sign_in(ctx, user.login_id, GOOD)
+
+
+def test_a_code_for_an_mfa_account_asks_for_the_authenticator_distinctly(ctx, person):
+    from services.errors import MfaCodeRequired
+
+    with ctx.store.write() as conn:
+        code = issue_reset(ctx, conn, SYSTEM, person.subject, "self_service")
+    with pytest.raises(MfaCodeRequired):
+        complete_reset(ctx, code, GOOD, mfa=FakeMfa(person.subject))

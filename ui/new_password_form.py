@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 
 
 def needs_authenticator(exc: Exception) -> bool:
-    """The service asks for an authenticator code (it says so only in its message, for now)."""
-    from services.errors import InvalidInput
+    """The service asks for an authenticator code as well."""
+    from services.errors import MfaCodeRequired
 
-    return isinstance(exc, InvalidInput) and "authenticator" in str(exc)
+    return isinstance(exc, MfaCodeRequired)
 
 
 def refusal_text(exc: Exception) -> str:

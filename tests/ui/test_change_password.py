@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from services.auth import Session, sign_in
 from services.context import Context
-from services.errors import InvalidInput, SignInFailed
+from services.errors import MfaCodeRequired, SignInFailed
 from services.store.schema import outbox
 from tests.ui.conftest import PASSWORD, wait_idle
 from ui.account_page import AccountPage
@@ -139,7 +139,7 @@ def test_authenticator_field_appears_when_the_service_asks(
                     otp: str | None = None) -> None:
         calls.append(otp)
         if otp is None:
-            raise InvalidInput("Enter the current code from your authenticator app.")
+            raise MfaCodeRequired("Enter the current code from your authenticator app.")
 
     monkeypatch.setattr(services.reset, "change_password", fake_change)
     _page, dialog = _dialog(qtbot, ctx, session_for(), runner)

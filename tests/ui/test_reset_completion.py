@@ -10,7 +10,7 @@ from pytestqt.qtbot import QtBot
 from services.auth import sign_in
 from services.authz import SYSTEM, Operator
 from services.context import Context
-from services.errors import InvalidInput
+from services.errors import MfaCodeRequired
 from services.reset import REQUEST_ANSWER, UNUSABLE_CODE_MESSAGE, force_reset
 from services.users import get_identity
 from tests.ui.conftest import PASSWORD, mailed_codes, wait_idle
@@ -131,7 +131,7 @@ def test_authenticator_field_appears_when_the_service_asks(
                       otp: str | None = None) -> str:
         calls.append(otp)
         if otp is None:
-            raise InvalidInput("This account has two-step verification: enter the current "
+            raise MfaCodeRequired("This account has two-step verification: enter the current "
                                "code from your authenticator app as well as the reset code.")
         return "subject"
 
