@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from services.passwords.candidates import TOP_COMMON, builtin_sample, read_candidates
 from ui.appearance import icon
-from ui.comparison_candidates import TOP_COMMON, builtin_sample, read_candidates
 from ui.comparison_model import SORT_ROLE, ComparisonModel
 from ui.policy_comparison_chart import ComparisonChart
 from ui.task_runner import TaskControl, TaskHandle, TaskRunner

@@ -104,22 +104,6 @@ def cmd_password_check(args: argparse.Namespace) -> int:
     return 0 if result.accepted else 1
 
 
-def _read_candidates(path: Path) -> list[str]:
-    from services.errors import InvalidInput
-
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"Cannot read the candidates file {path}: {exc.strerror}.") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise InvalidInput(f"{path}, line {line}: not valid UTF-8; save the file as UTF-8 "
-                           "(one candidate password per line).") from None
-    return [line for line in text.splitlines() if line]
-
-
 def _comparison_text(document: dict[str, Any]) -> str:
     old, new = document["policies"][0], document["policies"][-1]
     codes = sorted(set(old["rules"]) | set(new["rules"]),
@@ -140,7 +124,9 @@ def cmd_password_compare(args: argparse.Namespace) -> int:
     from services.passwords import PasswordContext, compare
 
     policies = [_load_policy(args.old), _load_policy(args.new)]
-    candidates = _read_candidates(Path(args.candidates))
+    from services.passwords.candidates import read_candidates
+
+    candidates = read_candidates(Path(args.candidates))
     result = compare(policies, candidates, PasswordContext(has_mfa=args.mfa))
     document = result.as_dict()
     emit(args, document, _comparison_text(document))

@@ -12,8 +12,8 @@ from pytestqt.qtbot import QtBot
 from policies.loader import POLICY_DIR
 from policies.password_policy import load_password_policy
 from services.passwords import PasswordContext, compare, default_policy
+from services.passwords.candidates import builtin_sample, read_candidates
 from tests.ui.conftest import Alerts, wait_idle
-from ui.comparison_candidates import builtin_sample, read_candidates
 from ui.comparison_model import ComparisonModel
 from ui.policy_comparison_chart import ComparisonChart
 from ui.policy_comparison_panel import PolicyComparisonPanel, summary_text

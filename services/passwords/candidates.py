@@ -20,9 +20,6 @@ import string
 from functools import cache
 from pathlib import Path
 
-from ui.appearance import RESOURCES
-
-COMMON_LIST = RESOURCES / "passwords" / "common-passwords.txt"
 SEED = 2026
 TOP_COMMON = 200
 
@@ -46,7 +43,9 @@ _SYMBOLS = "!#$%&*?@"
 
 def _common(top: int) -> list[str]:
     found: list[str] = []
-    with COMMON_LIST.open(encoding="utf-8") as handle:
+    from services.passwords.evaluate import default_policy
+
+    with default_policy().common_list.open(encoding="utf-8") as handle:
         for line in handle:
             word = line.strip()
             if word and not word.startswith("#"):
