@@ -142,7 +142,7 @@ class IdentityDetailPanel(QFrame):
                 self.reload_button)
 
     def show_detail(self, detail: IdentityDetail) -> None:
-        from services.authz import Action, allowed
+        from services.authz import Action
 
         self.detail = detail
         self.heading.setText(f"{detail.given_name} {detail.family_name}")
@@ -167,11 +167,12 @@ class IdentityDetailPanel(QFrame):
         self.placeholder.hide()
         self.placeholder.setText("Select an identity in the table to see its details.")
         self.form_box.show()
-        op, org = self._operator, detail.organisation_id
-        self.rename_button.setVisible(
-            allowed(op, Action.IDENTITY_UPDATE, org_id=org, subject=detail.subject))
+        op = self._operator
+        # The same rule the services apply (services.users.require_manage): scope, and never
+        # someone more privileged than the operator.
+        self.rename_button.setVisible(_may_manage(op, Action.IDENTITY_UPDATE, detail))
         self.disable_button.setVisible(
-            allowed(op, Action.IDENTITY_DISABLE, org_id=org) and detail.subject != op.subject
+            _may_manage(op, Action.IDENTITY_DISABLE, detail) and detail.subject != op.subject
             and detail.status != "disabled")
         # Not on oneself (that is Change password, under My account), and only where a reset
         # can be started (services.reset: active or already waiting for a new password).
