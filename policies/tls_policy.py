@@ -1,0 +1,180 @@
+"""The TLS policy as reviewed data: ``tls.toml`` and its typed loader.
+
+Every error names the file, the key and the reason, e.g.
+``tls.toml: browsers.floors.chrome is 0; it must be at least 1.`` Unknown sections and keys are
+refused, so that a misspelt rule is never silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from policies.loader import POLICY_DIR, PolicyError, read_toml
+
+PROTOCOLS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+# Browsers that carry a floor of their own; Chromium-based ones use the chrome floor.
+FLOOR_BROWSERS = frozenset({"edge", "chrome", "firefox", "safari"})
+UNSUPPORTABLE = frozenset({"ie", "edge", "chrome", "firefox", "safari", "opera_presto"})
+CHROMIUM_BASED = frozenset({"chrome", "edge_chromium", "opera", "samsung_internet", "brave",
+                            "vivaldi", "android_webview"})
+_ECDHE_SUITE = re.compile(r"^ECDHE-(ECDSA|RSA)-[A-Z0-9-]+$")
+
+_SCHEMA: dict[str, frozenset[str]] = {
+    "protocols": frozenset({"allowed"}),
+    "browsers": frozenset({"floors", "unsupported", "chromium_based"}),
+    "ciphers": frozenset({"tls12"}),
+    "certificates": frozenset({"require_valid_chain", "require_hostname_match",
+                               "min_days_to_expiry", "min_rsa_bits", "min_ecdsa_bits"}),
+}
+
+
+@dataclass(frozen=True)
+class TlsPolicy:
+    """The TLS rule, validated. Build it with :func:`load_tls_policy`."""
+
+    name: str
+    source: str
+    allowed_protocols: tuple[str, ...]
+    browser_floors: dict[str, int]  # browser key → lowest supported major version
+    unsupported_browsers: frozenset[str]
+    chromium_based: frozenset[str]
+    tls12_ciphers: tuple[str, ...]
+    require_valid_chain: bool
+    require_hostname_match: bool
+    min_days_to_expiry: int
+    min_rsa_bits: int
+    min_ecdsa_bits: int
+
+    @property
+    def lowest_protocol(self) -> str:
+        return min(self.allowed_protocols, key=PROTOCOLS.index)
+
+    def protocol_allowed(self, protocol: str) -> bool:
+        return protocol in self.allowed_protocols
+
+
+class _Reader:
+    def __init__(self, data: dict[str, Any], path: Path) -> None:
+        self.data = data
+        self.path = path
+
+    def fail(self, key: str, reason: str) -> PolicyError:
+        return PolicyError(f"{self.path.name}: {key} {reason}")
+
+    def raw(self, key: str) -> Any:
+        section, _, name = key.partition(".")
+        table = self.data.get(section)
+        if not isinstance(table, dict) or name not in table:
+            raise self.fail(key, "is missing; add it (see policies/tls.toml).")
+        return table[name]
+
+    def integer(self, key: str, value: Any, *, minimum: int, maximum: int) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.fail(key, f"must be a whole number, not {value!r}.")
+        if not minimum <= value <= maximum:
+            raise self.fail(key, f"is {value}; it must be at least {minimum} and at most "
+                            f"{maximum}.")
+        return value
+
+    def boolean(self, key: str) -> bool:
+        value = self.raw(key)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, not {value!r}.")
+        return value
+
+    def names(self, key: str, known: frozenset[str] | tuple[str, ...], *,
+              allow_empty: bool) -> tuple[str, ...]:
+        value = self.raw(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, "must be a list of strings.")
+        if not value and not allow_empty:
+            raise self.fail(key, "is empty; name at least one.")
+        for item in value:
+            if item not in known:
+                raise self.fail(key, f"holds {item!r}, which is not known; use one of "
+                                f"{', '.join(sorted(known))}.")
+        return tuple(dict.fromkeys(value))
+
+    def check_known_keys(self) -> None:
+        for section, value in self.data.items():
+            if section == "name":
+                continue
+            if section not in _SCHEMA:
+                raise self.fail(section, "is not a known section; check the spelling "
+                                f"(known: {', '.join(sorted(_SCHEMA))}).")
+            if not isinstance(value, dict):
+                raise self.fail(section, "must be a table ([section]).")
+            for key in value:
+                if key not in _SCHEMA[section]:
+                    raise self.fail(f"{section}.{key}", "is not a known key; check the "
+                                    f"spelling (known: {', '.join(sorted(_SCHEMA[section]))}).")
+
+
+def _floors(reader: _Reader) -> dict[str, int]:
+    key = "browsers.floors"
+    value = reader.raw(key)
+    if not isinstance(value, dict):
+        raise reader.fail(key, "must be a table of browser = major version, e.g. "
+                          "{ chrome = 57 }.")
+    missing = FLOOR_BROWSERS - set(value)
+    if missing:
+        raise reader.fail(key, f"has no floor for {', '.join(sorted(missing))}; add one.")
+    floors: dict[str, int] = {}
+    for browser, floor in value.items():
+        if browser not in FLOOR_BROWSERS:
+            raise reader.fail(f"{key}.{browser}", "is not a browser with a floor of its own "
+                              f"(known: {', '.join(sorted(FLOOR_BROWSERS))}).")
+        floors[browser] = reader.integer(f"{key}.{browser}", floor, minimum=1, maximum=1000)
+    return floors
+
+
+def _ciphers(reader: _Reader) -> tuple[str, ...]:
+    key = "ciphers.tls12"
+    value = reader.raw(key)
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise reader.fail(key, "must be a non-empty list of OpenSSL cipher-suite names.")
+    for suite in value:
+        # Forward secrecy is the point of the intermediate profile: ECDHE key exchange only.
+        if not _ECDHE_SUITE.match(suite):
+            raise reader.fail(key, f"holds {suite!r}; only ECDHE suites (e.g. "
+                              "ECDHE-RSA-AES128-GCM-SHA256) are acceptable.")
+    return tuple(dict.fromkeys(value))
+
+
+def load_tls_policy(path: Path | None = None) -> TlsPolicy:
+    """Read and validate a TLS policy file (default: the shipped ``tls.toml``)."""
+    path = path or POLICY_DIR / "tls.toml"
+    reader = _Reader(read_toml(path), path)
+    reader.check_known_keys()
+    name = reader.data.get("name", path.stem)
+    if not isinstance(name, str) or not name.strip():
+        raise reader.fail("name", "must be a non-empty string.")
+    allowed = reader.names("protocols.allowed", PROTOCOLS, allow_empty=False)
+    if "TLSv1.2" not in allowed and "TLSv1.3" not in allowed:
+        raise reader.fail("protocols.allowed", "allows neither TLSv1.2 nor TLSv1.3; the "
+                          "programme's rule is TLS 1.2 or higher.")
+    certs = "certificates"
+    return TlsPolicy(
+        name=name.strip(),
+        source=str(path),
+        allowed_protocols=tuple(sorted(allowed, key=PROTOCOLS.index)),
+        browser_floors=_floors(reader),
+        unsupported_browsers=frozenset(reader.names("browsers.unsupported", UNSUPPORTABLE,
+                                                    allow_empty=True)),
+        chromium_based=frozenset(reader.names("browsers.chromium_based", CHROMIUM_BASED,
+                                              allow_empty=True)),
+        tls12_ciphers=_ciphers(reader),
+        require_valid_chain=reader.boolean(f"{certs}.require_valid_chain"),
+        require_hostname_match=reader.boolean(f"{certs}.require_hostname_match"),
+        min_days_to_expiry=reader.integer(f"{certs}.min_days_to_expiry",
+                                          reader.raw(f"{certs}.min_days_to_expiry"),
+                                          minimum=0, maximum=3650),
+        min_rsa_bits=reader.integer(f"{certs}.min_rsa_bits", reader.raw(f"{certs}.min_rsa_bits"),
+                                    minimum=2048, maximum=16384),
+        min_ecdsa_bits=reader.integer(f"{certs}.min_ecdsa_bits",
+                                      reader.raw(f"{certs}.min_ecdsa_bits"),
+                                      minimum=256, maximum=521),
+    )

@@ -1,0 +1,103 @@
+"""CLI: TLS 1.2-only compliance checks. No store is needed: each check reads its input and
+``policies/tls.toml``.
+
+Exit codes: 0 when everything checked is compliant; 1 when anything is not — non-compliant,
+and also uncertain or unknown, because a reviewer cannot sign those off; 2 for bad input.
+Each check is a ``cmd_check_*`` handler with an ``_add_*`` function that declares its options;
+``register`` lists them, so further checks (servers, the client endpoint, access logs) are one
+function pair each.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from services.cli.common import Groups, emit, table
+
+if TYPE_CHECKING:
+    from services.compliance.browsers import ClientVerdict
+
+BROWSER_HELP = (
+    "judge browsers and API clients by User-Agent against the TLS policy (TLS 1.2+, browser "
+    "floors, IE unsupported); exit 0 if every one is compliant, 1 if any is not (uncertain "
+    "and unknown count as not), 2 bad input"
+)
+
+
+def _read_user_agents(args: argparse.Namespace) -> list[str]:
+    from services.errors import InvalidInput
+
+    uas = list(args.ua or [])
+    if any(not ua.strip() for ua in uas):
+        raise InvalidInput("--ua was given an empty User-Agent; quote the whole string, e.g. "
+                           "--ua \"Mozilla/5.0 (…) Chrome/120.0.0.0 Safari/537.36\".")
+    for name in args.file or []:
+        path = Path(name)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InvalidInput(f"{path} does not exist; give a text file with one User-Agent "
+                               "per line.") from None
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{path} is not UTF-8 text; save it as UTF-8 with one "
+                               "User-Agent per line.") from None
+        except OSError as exc:
+            raise InvalidInput(f"{path} cannot be read ({exc.strerror}).") from None
+        uas += [line.strip() for line in text.splitlines() if line.strip()]
+    if not uas:
+        raise InvalidInput("No User-Agent to check: give --ua \"…\" or --file FILE (one per "
+                           "line).")
+    return uas
+
+
+def _browser_text(verdicts: list[tuple[ClientVerdict, int]], counts: Counter[str]) -> str:
+    if len(verdicts) == 1:
+        v = verdicts[0][0]
+        row = f" [capability row: {v.capability.id}]" if v.capability else ""
+        return f"{v.verdict.value}: {v.client or 'unrecognised client'}\n  {v.reason}{row}"
+    rows = [(v.verdict.value, n, v.client or "unrecognised", v.reason) for v, n in verdicts]
+    summary = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
+    return table(rows, ("verdict", "count", "client", "reason")) + f"\n{summary}"
+
+
+def cmd_check_browser(args: argparse.Namespace) -> int:
+    from policies.tls_policy import load_tls_policy
+    from services.compliance.browsers import judge_user_agent
+
+    policy = load_tls_policy(Path(args.policy)) if args.policy else None
+    uas = _read_user_agents(args)
+    seen = Counter(uas)  # logs and lists repeat UAs: judge each distinct string once
+    verdicts = [(judge_user_agent(ua, policy), n) for ua, n in seen.items()]
+    counts: Counter[str] = Counter()
+    for verdict, n in verdicts:
+        counts[verdict.verdict.value] += n
+    all_compliant = all(v.compliant for v, _ in verdicts)
+    document: dict[str, Any] = {
+        "policy": (policy.source if policy else "policies/tls.toml"),
+        "checked": len(uas),
+        "distinct": len(verdicts),
+        "compliant": all_compliant,
+        "counts": dict(sorted(counts.items())),
+        "results": [{**v.as_dict(), "count": n} for v, n in verdicts],
+    }
+    emit(args, document, _browser_text(verdicts, counts))
+    return 0 if all_compliant else 1
+
+
+def _add_browser(cli: Groups, group: Any) -> None:
+    p = cli.command(group, "browser", cmd_check_browser, BROWSER_HELP)
+    p.add_argument("--ua", action="append", metavar="UA",
+                   help="a User-Agent string (quote it); may be repeated")
+    p.add_argument("--file", action="append", metavar="FILE",
+                   help="a UTF-8 text file with one User-Agent per line; may be repeated")
+    p.add_argument("--policy", metavar="FILE",
+                   help="a TLS policy file (default: the shipped policies/tls.toml)")
+
+
+def register(cli: Groups) -> None:
+    group = cli.group("check", "TLS 1.2-only compliance checks: browsers and API clients")
+    for add in (_add_browser,):
+        add(cli, group)
