@@ -97,7 +97,49 @@ def _add_browser(cli: Groups, group: Any) -> None:
                    help="a TLS policy file (default: the shipped policies/tls.toml)")
 
 
+def _client_label(ua: str) -> str:
+    from services.compliance.browsers import judge_user_agent
+
+    verdict = judge_user_agent(ua)
+    return f"{verdict.verdict.value}: {verdict.client or 'unrecognised client'}"
+
+
+def _logs_text(document: dict[str, Any]) -> str:
+    lockout = document["lockout"]
+    lines = [f"{document['requests']} requests in {document['lines']} lines "
+             f"({document['malformed']} malformed) from {len(document['sources'])} file(s)",
+             table([(r["name"], r["requests"]) for r in document["by_protocol"]],
+                   ("protocol", "requests"))]
+    if lockout["requests"]:
+        lines.append(f"{lockout['requests']} requests used a protocol below TLS 1.2 and will "
+                     "fail after the cut-over. Most affected users:")
+        lines.append(table([(r["name"], r["requests"]) for r in lockout["by_user"][:10]],
+                           ("user", "requests")))
+    else:
+        lines.append("No request used a protocol below TLS 1.2.")
+    return "\n".join(lines)
+
+
+def cmd_check_logs(args: argparse.Namespace) -> int:
+    from services.compliance.access_logs import analyse
+
+    report = analyse([Path(p) for p in args.files], fmt=args.format, classify=_client_label)
+    document = report.as_dict()
+    emit(args, document, _logs_text(document))
+    return 1 if report.lockout.requests else 0
+
+
+def _add_logs(cli: Groups, group: Any) -> None:
+    p = cli.command(group, "logs", cmd_check_logs,
+                    "read web server access logs that record the negotiated TLS protocol and "
+                    "report who would be locked out at the TLS 1.2 cut-over (exit 1 if anyone)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="log files, plain or .gz")
+    p.add_argument("--format", default="auto",
+                   choices=("auto", "nginx", "apache", "alb", "iis", "appgw", "frontdoor"))
+
+
 def register(cli: Groups) -> None:
-    group = cli.group("check", "TLS 1.2-only compliance checks: browsers and API clients")
-    for add in (_add_browser,):
+    group = cli.group("check", "TLS 1.2-only compliance checks: browsers, API clients and "
+                      "access logs")
+    for add in (_add_browser, _add_logs):
         add(cli, group)
