@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QLabel,
     QLineEdit,
     QWidget,
 )
 
+from ui.alerts import inline_label
 from ui.orgs_model import TYPE_TEXT
 
 
@@ -28,11 +27,7 @@ class AddOrgDialog(QDialog):
         self.type = QComboBox()
         for code, text in TYPE_TEXT.items():
             self.type.addItem(text, code)
-        self.message = QLabel()
-        self.message.setObjectName("formError")
-        self.message.setWordWrap(True)
-        self.message.setTextFormat(Qt.TextFormat.PlainText)
-        self.message.hide()
+        self.message = inline_label()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         add = buttons.addButton("Add", QDialogButtonBox.ButtonRole.AcceptRole)
         add.setDefault(True)

@@ -1,4 +1,5 @@
-"""Message boxes a person reads: errors, notices and yes/no questions.
+"""Messages a person reads: message boxes (errors, notices, yes/no questions) and the inline
+error and banner labels of forms and pages.
 
 Errors and notices open window-modal and return at once (``QMessageBox.open``), so no caller
 waits in a nested event loop; ``confirm`` needs an answer and is the one ``ask``-style entry
@@ -8,7 +9,7 @@ point here, which tests replace.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 
 TITLE = "Gatehouse"
 
@@ -51,3 +52,16 @@ def confirm(parent: QWidget | None, text: str, action: str, title: str = TITLE) 
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     box.exec()
     return box.clickedButton() is go
+
+
+def inline_label(style: str = "formError", *, tone: str | None = None) -> QLabel:
+    """A wrapping plain-text label for an inline error (``formError``) or a ``banner``, hidden
+    until there is something to say. Plain text: messages may quote what a person typed."""
+    label = QLabel()
+    label.setObjectName(style)
+    if tone is not None:
+        label.setProperty("tone", tone)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.hide()
+    return label

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.alerts import inline_label
 from ui.appearance import icon
 from ui.audit_model import AuditModel, change_text
 from ui.task_runner import TaskControl, TaskRunner
@@ -52,11 +53,7 @@ class AuditPage(QWidget):
         header.addWidget(self.count)
         header.addWidget(self.verify_button)
         header.addWidget(self.reload_button)
-        self.result = QLabel()
-        self.result.setObjectName("banner")
-        self.result.setWordWrap(True)
-        self.result.setTextFormat(Qt.TextFormat.PlainText)
-        self.result.hide()
+        self.result = inline_label("banner")
 
         self.model = AuditModel(self)
         self.table = QTableView()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.alerts import inline_label
 from ui.appearance import icon
 from ui.fit_to_content import HeightFitter
 from ui.new_password_form import NewPasswordForm, needs_authenticator, refusal_text
@@ -71,17 +72,8 @@ class ChangePasswordDialog(QDialog):
         self._form_layout = form
         self._show_otp(False)
 
-        self.message = QLabel()
-        self.message.setObjectName("formError")
-        self.message.setWordWrap(True)
-        self.message.setTextFormat(Qt.TextFormat.PlainText)
-        self.message.hide()
-        self.success = QLabel()
-        self.success.setObjectName("banner")
-        self.success.setProperty("tone", "good")
-        self.success.setWordWrap(True)
-        self.success.setTextFormat(Qt.TextFormat.PlainText)
-        self.success.hide()
+        self.message = inline_label()
+        self.success = inline_label("banner", tone="good")
 
         self.buttons = QDialogButtonBox()
         self.change_button = self.buttons.addButton("Change password",

@@ -108,11 +108,7 @@ class IntakePage(QWidget):
         self.progress_box.setLayout(progress_row)
         progress_row.setContentsMargins(0, 0, 0, 0)
         self.progress_box.hide()
-        self.banner = QLabel()
-        self.banner.setObjectName("banner")
-        self.banner.setWordWrap(True)
-        self.banner.setTextFormat(Qt.TextFormat.PlainText)
-        self.banner.hide()
+        self.banner = alerts.inline_label("banner")
         self.show_decided = QCheckBox("Show &decided requests")
         self.show_decided.toggled.connect(self._show_decided_changed)
 

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from services.passwords.candidates import TOP_COMMON, builtin_sample, read_candidates
+from ui.alerts import inline_label
 from ui.appearance import icon
 from ui.comparison_model import SORT_ROLE, ComparisonModel
 from ui.policy_comparison_chart import ComparisonChart
@@ -100,11 +101,7 @@ class PolicyComparisonPanel(QWidget):
         run_row.addWidget(self.cancel_button)
         run_row.addStretch(0)
 
-        self.summary = QLabel()
-        self.summary.setObjectName("banner")
-        self.summary.setWordWrap(True)
-        self.summary.setTextFormat(Qt.TextFormat.PlainText)
-        self.summary.hide()
+        self.summary = inline_label("banner")
 
         self.model = ComparisonModel(self)
         self.proxy = QSortFilterProxyModel(self)

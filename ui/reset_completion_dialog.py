@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.alerts import inline_label
 from ui.appearance import icon
 from ui.fit_to_content import HeightFitter
 from ui.new_password_form import NewPasswordForm, needs_authenticator, refusal_text
@@ -103,17 +104,8 @@ class ResetCompletionDialog(QDialog):
         self._form_layout = form
         form.setRowVisible(self.otp, False)
 
-        self.message = QLabel()
-        self.message.setObjectName("formError")
-        self.message.setWordWrap(True)
-        self.message.setTextFormat(Qt.TextFormat.PlainText)
-        self.message.hide()
-        self.success = QLabel()
-        self.success.setObjectName("banner")
-        self.success.setProperty("tone", "good")
-        self.success.setWordWrap(True)
-        self.success.setTextFormat(Qt.TextFormat.PlainText)
-        self.success.hide()
+        self.message = inline_label()
+        self.success = inline_label("banner", tone="good")
 
         self.buttons = QDialogButtonBox()
         self.set_button = self.buttons.addButton("Set new password",

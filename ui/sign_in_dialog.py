@@ -98,11 +98,7 @@ class SignInDialog(QDialog):
         terms_layout.addLayout(row)
         terms_layout.addWidget(version)
 
-        self.message = QLabel()
-        self.message.setObjectName("formError")
-        self.message.setWordWrap(True)
-        self.message.setTextFormat(Qt.TextFormat.PlainText)
-        self.message.hide()
+        self.message = alerts.inline_label()
         self.store_status = QLabel("Opening the store…")
         self.store_status.setObjectName("fineprint")
         self.store_status.setWordWrap(True)
