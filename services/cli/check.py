@@ -138,8 +138,79 @@ def _add_logs(cli: Groups, group: Any) -> None:
                    choices=("auto", "nginx", "apache", "alb", "iis", "appgw", "frontdoor"))
 
 
+def _target(text: str) -> tuple[str, int]:
+    from services.errors import InvalidInput
+
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise InvalidInput(f"The target {text.strip()!r} must be written HOST:PORT, "
+                           "e.g. portal.example.com:443.")
+    return host.strip("[]"), int(port)
+
+
+def _tls_text(reports: list[dict[str, Any]]) -> str:
+    names = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+    rows = []
+    for r in reports:
+        cells = [r["protocols"].get(n, {}).get("status", "-") for n in names]
+        verdict = "compliant" if r["compliant"] else (
+            "unreachable" if r["status"] == "unreachable" else "NOT compliant")
+        rows.append((f"{r['host']}:{r['port']}", *cells, verdict))
+    lines = [table(rows, ("target", *names, "verdict"))]
+    for r in reports:
+        for finding in r["findings"] or ([r["detail"]] if r["detail"] else []):
+            lines.append(f"{r['host']}:{r['port']}: {finding}")
+    return "\n".join(lines)
+
+
+def cmd_check_tls(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from policies.tls_policy import load_tls_policy
+    from services.compliance.tls_probe import probe
+    from services.errors import InvalidInput
+
+    texts = list(args.targets or [])
+    for name in args.file or []:
+        try:
+            lines = Path(name).read_text(encoding="utf-8").splitlines()
+            texts += [line.partition("#")[0].strip() for line in lines
+                      if line.partition("#")[0].strip()]
+        except OSError as exc:
+            raise InvalidInput(f"Cannot read the targets file {name}: {exc.strerror}.") from None
+    if not texts:
+        raise InvalidInput("Name at least one HOST:PORT, or a file of them with --file.")
+    targets = [_target(t) for t in texts]
+    policy = load_tls_policy(Path(args.policy)) if args.policy else None
+    # Each probe waits on the network: several at once, each with its own timeout.
+    with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
+        reports = list(pool.map(lambda t: probe(
+            t[0], t[1], timeout=args.timeout, ca_file=args.ca, server_name=args.server_name,
+            policy=policy), targets))
+    documents = [r.as_dict() for r in reports]
+    compliant = all(r.compliant for r in reports)
+    emit(args, {"compliant": compliant, "targets": documents}, _tls_text(documents))
+    return 0 if compliant else 1
+
+
+def _add_tls(cli: Groups, group: Any) -> None:
+    p = cli.command(group, "tls", cmd_check_tls,
+                    "probe servers: which of SSL 3.0 to TLS 1.3 each accepts, its TLS 1.2 "
+                    "suites and certificate, against the policy (exit 1 if any falls short)")
+    p.add_argument("targets", nargs="*", metavar="HOST:PORT")
+    p.add_argument("--file", action="append", metavar="FILE",
+                   help="a text file of HOST:PORT targets, one per line ('#' starts a comment)")
+    p.add_argument("--ca", metavar="FILE", help="trust this CA file instead of the system store")
+    p.add_argument("--server-name", metavar="NAME",
+                   help="the name to send (SNI) and check the certificate against")
+    p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
+                   help="per connection attempt (default 5)")
+    p.add_argument("--policy", metavar="FILE",
+                   help="a TLS policy file (default: the shipped policies/tls.toml)")
+
+
 def register(cli: Groups) -> None:
-    group = cli.group("check", "TLS 1.2-only compliance checks: browsers, API clients and "
-                      "access logs")
-    for add in (_add_browser, _add_logs):
+    group = cli.group("check", "TLS 1.2-only compliance checks: browsers, API clients, access "
+                      "logs and servers")
+    for add in (_add_browser, _add_logs, _add_tls):
         add(cli, group)
