@@ -7,7 +7,7 @@ directives, blank lines). The protocol is normalised to ``SSLv2``/``SSLv3``/``TL
 ``TLSv1.1``/``TLSv1.2``/``TLSv1.3``, or ``None`` for a request made over plain HTTP.
 
 Formats (field names from the servers' documentation, see
-the shared research notes on TLS clients (``research/tls-clients.md``):
+the shared research notes on TLS clients, ``research/tls-clients.md``):
 
 ``nginx``
     ``$ssl_protocol``, ``$ssl_cipher`` and ``$http_user_agent`` are not in nginx's default
