@@ -5,7 +5,7 @@ password."""
 from __future__ import annotations
 
 import json
-import secrets
+import random
 import string
 
 import pytest
@@ -63,16 +63,20 @@ def test_reasons_are_sentences_a_person_understands() -> None:
 
 def _word_list() -> list[str]:
     # Words of rank 1,000–20,000 in English Wikipedia: a passphrase list, not common ones.
-    names = {"alex", "morgan", "xoserve", "correla"}
+    # A word holding the person's or company's name ("glamorgan", "alexios") is rightly
+    # refused, so such words are not on the list.
+    names = ("alex", "morgan", "xoserve", "correla")
     return [w for w in FREQUENCY_LISTS["english_wikipedia"][1000:20000]
-            if w.isalpha() and w.isascii() and 5 <= len(w) <= 9 and w not in names]
+            if w.isalpha() and w.isascii() and 5 <= len(w) <= 9
+            and not any(name in w for name in names)]
 
 
 def test_random_four_word_passphrases_are_accepted() -> None:
     words = _word_list()
     assert len(words) > 5000
-    for _ in range(20):
-        phrase = " ".join(secrets.choice(words) for _ in range(4))
+    rng = random.Random(20261129)  # seeded: a failure names a phrase that fails again
+    for _ in range(200):
+        phrase = " ".join(rng.choice(words) for _ in range(4))
         result = evaluate(phrase, ALEX)
         assert result.accepted, result.failures
         assert result.score >= 3
@@ -81,8 +85,9 @@ def test_random_four_word_passphrases_are_accepted() -> None:
 def test_fixed_passphrase_and_random_string_are_accepted() -> None:
     assert evaluate("maple obtuse quarry lantern", ALEX).accepted
     alphabet = string.ascii_letters + string.digits + string.punctuation
-    for _ in range(20):
-        random_string = "".join(secrets.choice(alphabet) for _ in range(20))
+    rng = random.Random(20261130)
+    for _ in range(100):
+        random_string = "".join(rng.choice(alphabet) for _ in range(20))
         result = evaluate(random_string, ALEX)
         assert result.accepted, result.failures
         assert result.score == 4
