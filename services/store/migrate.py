@@ -64,12 +64,27 @@ def upgrade(engine: Engine) -> None:
         )
     if current == heads:
         return
-    with engine.connect() as conn, conn.begin():
-        # Several desktops may open a new or older store at once: one migrates, the others
-        # wait here (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL) and then find
-        # nothing left to do.
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(7242019)"))
-        if set(MigrationContext.configure(conn).get_current_heads()) != heads:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:
+            # SQLite rebuilds a table to change a constraint; with foreign keys on, dropping the
+            # old copy would cascade-delete every row that refers to it. SQLite's own recipe
+            # ("Making Other Kinds Of Table Schema Changes"): keys off outside the transaction,
+            # foreign_key_check before commit.
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                # Several desktops may open a new or older store at once: one migrates, the
+                # others wait here (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL)
+                # and then find nothing left to do.
+                if not sqlite:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(7242019)"))
+                if set(MigrationContext.configure(conn).get_current_heads()) != heads:
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+                    if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                        raise RuntimeError("schema upgrade left rows pointing nowhere; "
+                                           "nothing was changed")
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]

@@ -59,7 +59,9 @@ metadata = MetaData(
 )
 
 ORG_TYPES = ("shipper", "supplier", "gt", "igt", "cdsp", "other")
-IDENTITY_STATUSES = ("active", "reset_required", "locked", "disabled", "deleted")
+# "merged": an absorbed account kept as an alias of the identity it was merged into, so that
+# old references, audit events and legacy ids still resolve (migration 0003).
+IDENTITY_STATUSES = ("active", "reset_required", "locked", "disabled", "deleted", "merged")
 
 # The products every store starts with: (code, name, roles it grants). GATEHOUSE carries the
 # roles of this tool itself, so that they merge and migrate like any other entitlement.
@@ -121,11 +123,17 @@ identity = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("password_changed_at", UTCDateTime, nullable=True),  # migration 0002
+    # migration 0003: self-service profile fields, and the survivor of a merged alias.
+    Column("phone", String(40), nullable=True),
+    Column("job_title", String(200), nullable=True),
+    Column("merged_into", String(36), nullable=True),
     CheckConstraint(
-        "status IN ('active','reset_required','locked','disabled','deleted')",
+        "status IN ('active','reset_required','locked','disabled','deleted','merged')",
         name="status_known",
     ),
-    # One non-deleted identity per login ID, enforced by the database (ASVS 15.4.2).
+    CheckConstraint("(status = 'merged') = (merged_into IS NOT NULL)", name="merged_has_survivor"),
+    # One non-deleted identity per login ID, enforced by the database (ASVS 15.4.2). A merged
+    # alias keeps its ID, so an unmerge can always give it back.
     Index(
         "uq_identity_login_id_live",
         "login_id",
@@ -135,6 +143,7 @@ identity = Table(
     ),
     Index("ix_identity_org", "organisation_id"),
     Index("ix_identity_family_given", "family_name", "given_name"),
+    Index("ix_identity_merged_into", "merged_into"),
 )
 
 entitlement = Table(
@@ -179,6 +188,12 @@ terms_acceptance = Table(
     UniqueConstraint("subject", "terms_version"),
 )
 
+TOMBSTONE_REASONS = ("deleted", "email_changed")
+
+# A login ID given up — by deletion or an e-mail change — and when another identity may claim
+# it. The subject that held it is kept so the next holder's admin is told (OIDC: an e-mail may
+# be reused, a subject id never). Restoring a deleted identity closes its tombstone; a claim
+# records who took the ID.
 id_tombstone = Table(
     "id_tombstone",
     metadata,
@@ -187,6 +202,12 @@ id_tombstone = Table(
     Column("subject", String(36), nullable=False),
     Column("deleted_at", UTCDateTime, nullable=False),
     Column("reusable_after", UTCDateTime, nullable=False),
+    # migration 0003
+    Column("reason", String(16), nullable=False, server_default=text("'deleted'")),
+    Column("closed_at", UTCDateTime, nullable=True),  # restored: the ID went back to its holder
+    Column("claimed_by", String(36), nullable=True),
+    Column("claimed_at", UTCDateTime, nullable=True),
+    CheckConstraint("reason IN ('deleted','email_changed')", name="reason_known"),
 )
 
 # Secrets at rest, AES-GCM under the vault's master key (ciphertext carries the key id).
@@ -317,3 +338,47 @@ intake_message = Table(
     CheckConstraint("status IN ('pending','approved','rejected')", name="status_known"),
     Index("ix_intake_message_raw_sha256", "raw_sha256"),
 )
+
+
+# ---- single identity: merge, e-mail change (migration 0003) --------------------------------
+
+# One applied merge: the survivor, the absorbed subjects and their full state before it, so
+# that an unmerge splits them back exactly. The audit event of the merge carries the same
+# before state (it holds no secret: no password hash, token or seed).
+merge_record = Table(
+    "merge_record",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", String(36), nullable=False, unique=True),  # the audit event's id
+    Column("survivor", ForeignKey("identity.subject"), nullable=False),
+    Column("absorbed", Text, nullable=False),  # JSON list of subjects
+    Column("before_state", Text, nullable=False),  # canonical JSON
+    Column("merged_at", UTCDateTime, nullable=False),
+    Column("merged_by", String(320), nullable=False),
+    Column("unmerged_at", UTCDateTime, nullable=True),
+    Column("unmerged_by", String(320), nullable=True),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    Index("ix_merge_record_survivor", "survivor"),
+)
+
+# A pending change of login ID: confirmed by a token mailed to the new address (only its
+# SHA-256 is kept, like reset tokens).
+email_change = Table(
+    "email_change",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("subject", ForeignKey("identity.subject", ondelete="CASCADE"), nullable=False),
+    Column("new_login_id", String(320), nullable=False),
+    Column("new_email", String(320), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("created_by", String(320), nullable=False),
+    Index("ix_email_change_subject", "subject"),
+)
+
+# ---- MFA (migration 0004) -------------------------------------------------------------------
+
+# ---- legacy migration (migration 0005) ------------------------------------------------------
