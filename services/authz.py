@@ -29,6 +29,13 @@ class Action(StrEnum):
     RESET_FORCE = "reset.force"  # start a reset for someone else; never see the password
     INTAKE_REVIEW = "intake.review"  # DES ACCESS mailbox queue
     MAIL_SEND = "mail.send"  # deliver the outbox, change mail settings
+    IDENTITY_DELETE = "identity.delete"  # delete (restorable) and restore
+    IDENTITY_MERGE = "identity.merge"  # merge and unmerge one person's accounts
+    IDENTITY_CLAIM = "identity.claim"  # give a deleted account's login ID to a new identity
+    MIGRATION_READ = "migration.read"  # plans, status, progress reports
+    MIGRATION_RUN = "migration.run"  # sign off and run a migration, send reminders
+    MFA_READ = "mfa.read"  # enrolment coverage and campaign reports
+    MFA_MANAGE = "mfa.manage"  # reset another person's MFA, start campaigns
 
 
 @dataclass(frozen=True)
@@ -54,11 +61,13 @@ SYSTEM = Operator(subject="system", login_id="system", organisation_id=None,
 
 _ANY_ORG: dict[Role, frozenset[Action]] = {
     Role.PLATFORM_ADMIN: frozenset(Action),
-    Role.SECURITY_REVIEWER: frozenset({Action.IDENTITY_READ, Action.ORG_READ, Action.AUDIT_READ}),
+    Role.SECURITY_REVIEWER: frozenset({Action.IDENTITY_READ, Action.ORG_READ, Action.AUDIT_READ,
+                                       Action.MIGRATION_READ, Action.MFA_READ}),
 }
 _OWN_ORG: dict[Role, frozenset[Action]] = {
     Role.LSO: frozenset({Action.IDENTITY_READ, Action.IDENTITY_CREATE, Action.IDENTITY_UPDATE,
-                         Action.IDENTITY_DISABLE, Action.ORG_READ, Action.RESET_FORCE}),
+                         Action.IDENTITY_DISABLE, Action.ORG_READ, Action.RESET_FORCE,
+                         Action.IDENTITY_DELETE, Action.MFA_READ}),
 }
 _SELF: frozenset[Action] = frozenset({Action.IDENTITY_READ})
 
