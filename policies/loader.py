@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,29 @@ class IdentityPolicy:
     lockout_max_seconds: int
     reset_expiry: dict[str, timedelta]  # per purpose: migration, self_service, admin
     reset_max_requests_per_hour: int
+    reuse_cooling_off: timedelta = timedelta(days=30)
+    email_change_expiry: timedelta = timedelta(hours=24)
+    # who ("self", "lso", "platform_admin") → the profile fields they may edit
+    profile_editable: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+PROFILE_FIELDS = ("given_name", "family_name", "phone", "job_title", "email")
+PROFILE_EDITORS = ("self", "lso", "platform_admin")
+
+
+def _profile_editable(data: dict[str, Any], path: Path) -> dict[str, frozenset[str]]:
+    section = data.get("profile", {})
+    editable = {}
+    for who in PROFILE_EDITORS:
+        fields = section.get(who)
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            raise PolicyError(f"{path.name}: profile.{who} must be a list of field names.")
+        unknown = sorted(set(fields) - set(PROFILE_FIELDS))
+        if unknown:
+            raise PolicyError(f"{path.name}: profile.{who} names unknown fields "
+                              f"{', '.join(unknown)}; use {', '.join(PROFILE_FIELDS)}.")
+        editable[who] = frozenset(fields)
+    return editable
 
 
 def load_identity_policy(path: Path | None = None) -> IdentityPolicy:
@@ -65,6 +88,11 @@ def load_identity_policy(path: Path | None = None) -> IdentityPolicy:
         },
         reset_max_requests_per_hour=get_int(
             data, path, "reset.max_requests_per_hour", minimum=1, maximum=100),
+        reuse_cooling_off=timedelta(days=get_int(
+            data, path, "reuse.cooling_off_days", minimum=1, maximum=3650)),
+        email_change_expiry=timedelta(hours=get_int(
+            data, path, "email_change.expiry_hours", minimum=1, maximum=24 * 14)),
+        profile_editable=_profile_editable(data, path),
     )
     if policy.lockout_max_seconds < policy.lockout_seconds:
         raise PolicyError(

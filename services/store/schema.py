@@ -204,6 +204,7 @@ id_tombstone = Table(
     Column("reusable_after", UTCDateTime, nullable=False),
     # migration 0003
     Column("reason", String(16), nullable=False, server_default=text("'deleted'")),
+    Column("prior_status", String(20), nullable=True),  # what a restore gives back
     Column("closed_at", UTCDateTime, nullable=True),  # restored: the ID went back to its holder
     Column("claimed_by", String(36), nullable=True),
     Column("claimed_at", UTCDateTime, nullable=True),

@@ -45,6 +45,7 @@ def upgrade() -> None:
     with op.batch_alter_table('id_tombstone', schema=None) as batch_op:
         batch_op.add_column(sa.Column('reason', sa.String(length=16),
                                       server_default=sa.text("'deleted'"), nullable=False))
+        batch_op.add_column(sa.Column('prior_status', sa.String(length=20), nullable=True))
         batch_op.add_column(sa.Column('closed_at', services.store.schema.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('claimed_by', sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column('claimed_at', services.store.schema.UTCDateTime(timezone=True), nullable=True))
@@ -96,6 +97,7 @@ def downgrade() -> None:
         batch_op.drop_column('claimed_at')
         batch_op.drop_column('claimed_by')
         batch_op.drop_column('closed_at')
+        batch_op.drop_column('prior_status')
         batch_op.drop_column('reason')
     with op.batch_alter_table('identity', schema=None) as batch_op:
         batch_op.drop_index('ix_identity_merged_into')
