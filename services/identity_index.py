@@ -25,7 +25,7 @@ from sqlalchemy import String, select, type_coerce
 from services.authz import Operator
 from services.context import Context
 from services.store.schema import identity, organisation
-from services.users import IdentitySummary, scope_identities
+from services.users import HIDDEN_STATUSES, IdentitySummary, scope_identities
 
 Progress = Callable[[int, int], None]
 
@@ -247,7 +247,7 @@ def load_identity_index(ctx: Context, op: Operator, *, include_deleted: bool = F
     )
     # No "status <> 'deleted'" in SQL: SQLite would then walk the partial login-ID index and
     # fetch each row from the table (about three times slower than a plain scan); deleted
-    # rows are few, so they are dropped here instead.
+    # rows and merged aliases are few, so they are dropped here instead.
     with ctx.store.read() as conn:
         orgs = {row.id: (row.code, row.name) for row in
                 conn.execute(select(organisation.c.id, organisation.c.code, organisation.c.name))}
@@ -256,7 +256,7 @@ def load_identity_index(ctx: Context, op: Operator, *, include_deleted: bool = F
         fetched: Sequence[Any] = conn.execute(query).cursor.fetchall()
     if progress:
         progress(1, 3)
-    rows = [row for row in fetched if include_deleted or row[5] != "deleted"]
+    rows = [row for row in fetched if include_deleted or row[5] not in HIDDEN_STATUSES]
     del fetched
     if not rows:
         return IdentityIndex([], [], [], [], [], [], [], [], [])

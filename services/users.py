@@ -19,6 +19,7 @@ from services.errors import AlreadyExists, Conflict, InvalidInput, NotFound, Per
 from services.identity import describe_flags, normalise_email
 from services.orgs import org_by_code
 from services.store.schema import TOOL_PRODUCT, entitlement, identity, organisation, product
+from services.tombstones import refuse_if_cooling_off, unclaimed
 
 SORT_KEYS = ("family_name", "given_name", "login_id", "organisation", "status", "updated_at")
 
@@ -49,6 +50,9 @@ class IdentityDetail(IdentitySummary):
     has_password: bool
     created_at: datetime
     entitlements: tuple[tuple[str, str], ...]  # (product code, role)
+    phone: str | None = None
+    job_title: str | None = None
+    merged_into: str | None = None  # an absorbed account: the identity it now belongs to
 
     def as_dict(self) -> dict[str, Any]:
         data = super().as_dict()
@@ -114,11 +118,15 @@ def _search(query: Select[Any], text: str) -> Select[Any]:
     return query
 
 
+# Rows that are not people to list: deleted identities (restorable) and merged aliases.
+HIDDEN_STATUSES = ("deleted", "merged")
+
+
 def _base(op: Operator, search: str, include_deleted: bool) -> Select[Any]:
     query = select(*_SUMMARY_COLUMNS).join(organisation,
                                           organisation.c.id == identity.c.organisation_id)
     if not include_deleted:
-        query = query.where(identity.c.status != "deleted")
+        query = query.where(identity.c.status.notin_(HIDDEN_STATUSES))
     return _search(scope_identities(query, op), search)
 
 
@@ -151,18 +159,31 @@ def find_subject(conn: Connection, key: str) -> str:
     except ValueError:
         pass
     login_id = normalise_email(key).login_id
-    subject = conn.execute(select(identity.c.subject).where(
-        identity.c.login_id == login_id, identity.c.status != "deleted")).scalar_one_or_none()
-    if subject is None:
+    row = conn.execute(select(identity.c.subject, identity.c.merged_into).where(
+        identity.c.login_id == login_id, identity.c.status != "deleted")).one_or_none()
+    if row is None:
         raise NotFound(f"No identity has the login ID {login_id!r}; check the spelling or "
                        "search with: python main.py users list.")
-    return str(subject)
+    return str(row.subject)
+
+
+def resolve_merged(conn: Connection, subject: str) -> str:
+    """Follow merged aliases to the identity that holds them now (chains are short)."""
+    seen = {subject}
+    while True:
+        nxt = conn.execute(select(identity.c.merged_into)
+                           .where(identity.c.subject == subject)).scalar_one_or_none()
+        if nxt is None or nxt in seen:
+            return subject
+        seen.add(nxt)
+        subject = nxt
 
 
 def load_detail(conn: Connection, subject: str) -> IdentityDetail:
     row = conn.execute(
         select(*_SUMMARY_COLUMNS, identity.c.organisation_id, identity.c.flags,
-               identity.c.password_hash, identity.c.created_at)
+               identity.c.password_hash, identity.c.created_at, identity.c.phone,
+               identity.c.job_title, identity.c.merged_into)
         .join(organisation, organisation.c.id == identity.c.organisation_id)
         .where(identity.c.subject == subject)
     ).one_or_none()
@@ -182,6 +203,9 @@ def get_identity(ctx: Context, op: Operator, key: str) -> IdentityDetail:
     """``key`` is a login ID (as typed) or a subject id."""
     with ctx.store.read() as conn:
         detail = load_detail(conn, find_subject(conn, key))
+        if detail.merged_into:
+            # An account merged into another still resolves: to the person it now belongs to.
+            detail = load_detail(conn, resolve_merged(conn, detail.merged_into))
     if not allowed(op, Action.IDENTITY_READ, org_id=detail.organisation_id,
                    subject=detail.subject):
         # The same answer as for an address nobody holds: no telling who exists elsewhere.
@@ -197,6 +221,11 @@ def require_manage(op: Operator, action: Action, target: IdentityDetail) -> None
     security reviewer who happens to belong to it.
     """
     require(op, action, org_id=target.organisation_id)
+    if target.status == "merged":
+        # Every change to an absorbed account goes through its survivor or an unmerge, so
+        # the merge record stays able to split them back exactly.
+        raise InvalidInput(f"{target.login_id} was merged into another identity; change that "
+                           "identity instead, or unmerge them first.")
     if Role.PLATFORM_ADMIN not in op.roles and target.tool_roles & {
             Role.PLATFORM_ADMIN, Role.SECURITY_REVIEWER}:
         raise PermissionDenied("Only a platform admin can change an account that holds "
@@ -236,6 +265,11 @@ def add_identity(ctx: Context, op: Operator, email: str, given_name: str, family
         org = org_by_code(conn, org_code)
         require(op, Action.IDENTITY_CREATE, org_id=org.id)
         resolved = _resolve_roles(conn, op, roles or [])
+        refuse_if_cooling_off(conn, address.login_id, now)
+        if unclaimed(conn, address.login_id):
+            raise InvalidInput(
+                f"The login ID {address.login_id!r} belonged to a deleted identity. Give it to "
+                "someone new with: python main.py identity claim — which shows who held it.")
         status = "active" if password_hash else "reset_required"
         try:
             with conn.begin_nested():
@@ -258,8 +292,9 @@ def add_identity(ctx: Context, op: Operator, email: str, given_name: str, family
         return load_detail(conn, subject)
 
 
-def _update(ctx: Context, conn: Connection, subject: str, expected_version: int,
-            values: dict[str, Any]) -> None:
+def update_versioned(ctx: Context, conn: Connection, subject: str, expected_version: int,
+                     values: dict[str, Any]) -> None:
+    """Change an identity row only if nobody changed it since ``expected_version`` was read."""
     result = conn.execute(
         update(identity)
         .where(and_(identity.c.subject == subject, identity.c.version == expected_version))
@@ -275,7 +310,7 @@ def rename_identity(ctx: Context, op: Operator, key: str, expected_version: int,
     with ctx.store.write() as conn:
         before = load_detail(conn, find_subject(conn, key))
         require_manage(op, Action.IDENTITY_UPDATE, before)
-        _update(ctx, conn, before.subject, expected_version,
+        update_versioned(ctx, conn, before.subject, expected_version,
                 {"given_name": given, "family_name": family})
         ctx.record(conn, op, "identity.rename", "identity", before.subject, change=Change(
             before={"given_name": before.given_name, "family_name": before.family_name},
@@ -292,7 +327,7 @@ def enable_identity(ctx: Context, op: Operator, key: str, *, expected_version: i
         if before.status != "disabled":
             raise InvalidInput(f"{before.login_id} is {before.status}, not disabled.")
         status = "active" if before.has_password else "reset_required"
-        _update(ctx, conn, before.subject,
+        update_versioned(ctx, conn, before.subject,
                 before.version if expected_version is None else expected_version,
                 {"status": status})
         ctx.record(conn, op, "identity.enable", "identity", before.subject, reason=reason,
@@ -309,7 +344,7 @@ def disable_identity(ctx: Context, op: Operator, key: str, *, expected_version: 
             raise InvalidInput("You cannot disable your own account; ask another admin.")
         if before.status == "disabled":
             raise InvalidInput(f"{before.login_id} is already disabled.")
-        _update(ctx, conn, before.subject,
+        update_versioned(ctx, conn, before.subject,
                 before.version if expected_version is None else expected_version,
                 {"status": "disabled"})
         ctx.record(conn, op, "identity.disable", "identity", before.subject, reason=reason,

@@ -13,10 +13,21 @@ import os
 import sys
 from collections.abc import Sequence
 
-from services.cli import account, audit, check, identity, mail, password, reset, setup, users
+from services.cli import (
+    account,
+    audit,
+    check,
+    identity,
+    mail,
+    password,
+    profile,
+    reset,
+    setup,
+    users,
+)
 from services.cli.common import Groups, Parser, UsageError
 
-GROUPS = (setup, users, identity, account, password, reset, mail, audit, check)
+GROUPS = (setup, users, identity, profile, account, password, reset, mail, audit, check)
 
 
 def build_parser() -> argparse.ArgumentParser:
