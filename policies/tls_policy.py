@@ -7,8 +7,9 @@ refused, so that a misspelt rule is never silently ignored.
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,10 @@ _SCHEMA: dict[str, frozenset[str]] = {
     "ciphers": frozenset({"tls12"}),
     "certificates": frozenset({"require_valid_chain", "require_hostname_match",
                                "min_days_to_expiry", "min_rsa_bits", "min_ecdsa_bits"}),
+    "organisations": frozenset({"ip_ranges"}),
 }
+_ORG_CODE = re.compile(r"^[A-Z0-9]{2,16}$")  # as services.orgs validates codes
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,19 @@ class TlsPolicy:
     min_days_to_expiry: int
     min_rsa_bits: int
     min_ecdsa_bits: int
+    # (network, organisation code), most specific network first.
+    ip_ranges: tuple[tuple[Network, str], ...] = field(default=())
+
+    def organisation_for(self, address: str) -> str | None:
+        """The organisation code whose configured network holds ``address``, if any."""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return None
+        for network, code in self.ip_ranges:
+            if ip.version == network.version and ip in network:
+                return code
+        return None
 
     @property
     def lowest_protocol(self) -> str:
@@ -144,6 +161,33 @@ def _ciphers(reader: _Reader) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
+def _ip_ranges(reader: _Reader) -> tuple[tuple[Network, str], ...]:
+    key = "organisations.ip_ranges"
+    section = reader.data.get("organisations")
+    if section is None or "ip_ranges" not in section:
+        return ()
+    value = section["ip_ranges"]
+    if not isinstance(value, dict):
+        raise reader.fail(key, "must be a table of organisation code = list of networks, e.g. "
+                          '{ SHIPA = ["203.0.113.0/24"] }.')
+    ranges: list[tuple[Network, str]] = []
+    for code, networks in value.items():
+        if not _ORG_CODE.match(code):
+            raise reader.fail(f"{key}.{code}", "is not an organisation code (2 to 16 capital "
+                              "letters or digits).")
+        if not isinstance(networks, list) or not all(isinstance(n, str) for n in networks):
+            raise reader.fail(f"{key}.{code}", "must be a list of networks such as "
+                              '"203.0.113.0/24".')
+        for text in networks:
+            try:
+                network = ipaddress.ip_network(text, strict=True)
+            except ValueError as exc:
+                raise reader.fail(f"{key}.{code}", f"holds {text!r}, which is not a network "
+                                  f"({exc}); write it as address/prefix.") from exc
+            ranges.append((network, code))
+    return tuple(sorted(ranges, key=lambda item: -item[0].prefixlen))
+
+
 def load_tls_policy(path: Path | None = None) -> TlsPolicy:
     """Read and validate a TLS policy file (default: the shipped ``tls.toml``)."""
     path = path or POLICY_DIR / "tls.toml"
@@ -177,4 +221,5 @@ def load_tls_policy(path: Path | None = None) -> TlsPolicy:
         min_ecdsa_bits=reader.integer(f"{certs}.min_ecdsa_bits",
                                       reader.raw(f"{certs}.min_ecdsa_bits"),
                                       minimum=256, maximum=521),
+        ip_ranges=_ip_ranges(reader),
     )

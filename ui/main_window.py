@@ -36,6 +36,7 @@ PAGES = (
     ("orgs", "Organisations", "organisations"),
     ("passwords", "Passwords", "passwords"),
     ("intake", "Reset requests", "intake"),
+    ("compliance", "Compliance", "compliance"),
     ("audit", "Audit", "audit"),
     ("account", "My account", "account"),
 )
@@ -53,6 +54,8 @@ def visible_pages(op: Operator) -> list[str]:
     keys.append("passwords")  # the policy and the tester are for everyone who signs in
     if allowed(op, Action.INTAKE_REVIEW):
         keys.append("intake")
+    if op.roles & {Role.PLATFORM_ADMIN, Role.SECURITY_REVIEWER}:
+        keys.append("compliance")
     if allowed(op, Action.AUDIT_READ):
         keys.append("audit")
     keys.append("account")
@@ -135,6 +138,10 @@ class MainWindow(QMainWindow):
             return PasswordsPage(self._session, runner)
         if key == "intake":
             return IntakePage(ctx, op, runner)
+        if key == "compliance":
+            from ui.compliance_page import CompliancePage
+
+            return CompliancePage(runner, ctx, op)
         if key == "audit":
             return AuditPage(ctx, op, runner)
         return AccountPage(ctx, self._session, runner)

@@ -24,6 +24,13 @@ Rules:
 - **Malformed lines** (wrong shape, unknown protocol value) are counted with the first few
   kept as ``file:line`` examples; they never stop the analysis.
 - **Plain HTTP** requests (no protocol logged, ``-``) are counted apart and are not lock-outs.
+- **Who is locked out.** With ``noncompliant`` (a User-Agent → bool, e.g. "its verdict is
+  not compliant"), each user's requests below TLS 1.2 *and* requests from non-compliant
+  clients are counted in ``by_user_lockout`` (from the distinct records, after counting), for
+  :mod:`services.compliance.lockout` to map to organisations. ``user_field`` names the
+  field holding the user where a format has none of its own; with ``client_ips`` a request
+  without a user is keyed by its client address (``CLIENT_IP_MARK``), which turns the
+  bulk path off, so it is asked for only when the policy maps address ranges.
 - **Progress and cancel.** ``progress(done, total)`` in bytes of input read (compressed bytes
   for gzip), called once per chunk (256 Ki characters); ``cancel()`` is checked as
   often, and a cancelled analysis returns what was counted so far with ``cancelled`` set.
@@ -43,6 +50,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from services.compliance.log_formats import (
+    CLIENT_IP_MARK,
     FORMATS,
     RECOMMENDED_LAYOUT,
     SKIP,
@@ -56,6 +64,7 @@ from services.errors import InvalidInput, NotFound
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]  # e.g. threading.Event().is_set
 Classify = Callable[[str], str]
+NonCompliant = Callable[[str], bool]
 
 # TLS 1.2 or higher only (programme decision 7): anything older is locked out at cut-over.
 LEGACY_PROTOCOLS: Final = frozenset({"SSLv2", "SSLv3", "TLSv1", "TLSv1.1"})
@@ -94,6 +103,27 @@ class LockoutSummary:
 
 
 @dataclass
+class UserLockout:
+    """One user's (or, for ``CLIENT_IP_MARK`` keys, one address's) requests that fail after
+    the cut-over: below TLS 1.2, or from a client the policy does not accept — or both."""
+
+    requests: int = 0
+    legacy_tls: int = 0
+    non_compliant_client: int = 0
+    user_agents: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"requests": self.requests, "legacy_tls": self.legacy_tls,
+                "non_compliant_client": self.non_compliant_client,
+                "user_agents": _ranked(self.user_agents)[:5]}
+
+
+def shown_user(key: str) -> str:
+    """A user key as a person reads it (client addresses as ``address 10.0.0.1``)."""
+    return f"address {key[len(CLIENT_IP_MARK):]}" if key.startswith(CLIENT_IP_MARK) else key
+
+
+@dataclass
 class LogReport:
     sources: list[str] = field(default_factory=list)
     formats: dict[str, str] = field(default_factory=dict)  # source → format read
@@ -110,6 +140,8 @@ class LogReport:
     by_client: Counter[str] = field(default_factory=Counter)  # only with ``classify``
     client_protocols: dict[str, Counter[str]] = field(default_factory=dict)
     lockout: LockoutSummary = field(default_factory=LockoutSummary)
+    # user (or CLIENT_IP_MARK + address) → what of theirs fails; only with ``noncompliant``
+    by_user_lockout: dict[str, UserLockout] = field(default_factory=dict)
     cancelled: bool = False
 
     @property
@@ -122,7 +154,8 @@ class LogReport:
             "lines": self.lines, "requests": self.requests, "malformed": self.malformed,
             "malformed_examples": list(self.malformed_examples),
             "by_protocol": _ranked(self.by_protocol), "by_cipher": _ranked(self.by_cipher),
-            "by_user": _ranked(self.by_user),
+            "by_user": [{**row, "name": shown_user(row["name"])}
+                        for row in _ranked(self.by_user)],
             "by_user_agent": [
                 {**row, "protocols": dict(sorted(self.user_agent_protocols[row["name"]]
                                                  .items()))}
@@ -132,6 +165,10 @@ class LogReport:
                 for row in _ranked(self.by_client)],
             "distinct_user_agents": self.distinct_user_agents,
             "lockout": self.lockout.as_dict(), "cancelled": self.cancelled,
+            "by_user_lockout": [
+                {"user": shown_user(user), **entry.as_dict()}
+                for user, entry in sorted(self.by_user_lockout.items(),
+                                          key=lambda item: (-item[1].requests, item[0]))],
         }
 
 
@@ -179,7 +216,8 @@ def _chunks(text: io.TextIOWrapper) -> Iterator[list[str]]:
 
 def analyse(paths: Sequence[str | Path] | str | Path, *, fmt: str = "auto",
             classify: Classify | None = None, progress: Progress | None = None,
-            cancel: Cancel | None = None) -> LogReport:
+            cancel: Cancel | None = None, noncompliant: NonCompliant | None = None,
+            user_field: str | None = None, client_ips: bool = False) -> LogReport:
     """Count the requests in ``paths`` by protocol, cipher, User-Agent, user (see the module).
 
     ``fmt`` is ``auto`` (detected per file) or one of ``FORMATS``. ``classify`` maps a
@@ -207,10 +245,13 @@ def analyse(paths: Sequence[str | Path] | str | Path, *, fmt: str = "auto",
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _read_all(files, fmt, report, counts, fast, total, progress, cancel)
+        _read_all(files, fmt, report, counts, fast, total, progress, cancel,
+                  user_field=user_field, client_ips=client_ips)
         for key, count in fast.items():
             counts[decode_recommended(key)] += count
         _fold(report, counts, classify)
+        if noncompliant is not None:
+            _fold_users(report, counts, noncompliant)
     finally:
         if collecting:
             gc.enable()
@@ -219,7 +260,7 @@ def analyse(paths: Sequence[str | Path] | str | Path, *, fmt: str = "auto",
 
 def _read_all(files: list[Path], fmt: str, report: LogReport, counts: Counter[Any],
               fast: Counter[Any], total: int, progress: Progress | None,
-              cancel: Cancel | None) -> None:
+              cancel: Cancel | None, *, user_field: str | None, client_ips: bool) -> None:
     done = 0
     for path in files:
         raw, text = _open_text(path)
@@ -231,13 +272,15 @@ def _read_all(files: list[Path], fmt: str, report: LogReport, counts: Counter[An
                 continue
             name = fmt if fmt != "auto" else detect_format(first[:_DETECT_LINES])
             report.formats[str(path)] = name
-            parser = make_parser(name)
+            parser = make_parser(name, user_field=user_field, client_ips=client_ips)
+            # The bulk path keys lines by user only; client addresses need the line parser.
+            bulk = name in ("nginx", "apache") and not client_ips
             line_number = 0
             for lines in itertools.chain([first], chunks):
                 if cancel and cancel():
                     report.cancelled = True
                     break
-                if name in ("nginx", "apache"):
+                if bulk:
                     _count_combined(report, path, line_number, lines, parser, counts, fast)
                 else:
                     _count(report, path, line_number, lines, parser, counts)
@@ -338,6 +381,29 @@ def _fold(report: LogReport, counts: Counter[Any], classify: Classify | None) ->
         if protocol in LEGACY_PROTOCOLS:
             lockout.by_user[user or NO_USER] += count
     report.lines = report.requests + report.malformed
+
+
+def _fold_users(report: LogReport, counts: Counter[Any], noncompliant: NonCompliant) -> None:
+    """Per user: requests below TLS 1.2 and requests from non-compliant clients (one pass
+    over the distinct records; ``noncompliant`` once per distinct User-Agent)."""
+    judged: dict[str, bool] = {}
+    for record, count in counts.items():
+        if not isinstance(record, tuple):
+            continue
+        protocol, _, ua, user = record
+        bad_client = judged.get(ua)
+        if bad_client is None:
+            bad_client = judged[ua] = noncompliant(ua)
+        legacy = protocol in LEGACY_PROTOCOLS
+        if not (legacy or bad_client):
+            continue
+        entry = report.by_user_lockout.get(user or NO_USER)
+        if entry is None:
+            entry = report.by_user_lockout[user or NO_USER] = UserLockout()
+        entry.requests += count
+        entry.legacy_tls += count if legacy else 0
+        entry.non_compliant_client += count if bad_client else 0
+        entry.user_agents[ua] += count
 
 
 def iter_records(lines: Iterable[str], fmt: str) -> Iterator[tuple[Any, ...] | None]:

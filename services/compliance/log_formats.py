@@ -230,10 +230,19 @@ _IIS_CIPHER = ("crypt-cipher", "crypt_cipher", "cryptcipher")
 
 
 class IisParser:
-    """W3C extended lines; the columns are those of the last ``#Fields:`` directive."""
+    """W3C extended lines; the columns are those of the last ``#Fields:`` directive.
+    ``user_field`` names the column that holds the user (default ``cs-username``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, user_field: str | None = None) -> None:
         self._columns: tuple[int, int, int, int | None, int] | None = None
+        self._user_field = (user_field or "cs-username").lower()
+        self._ip_at: int | None = None
+
+    def client_ip(self, line: str) -> str | None:
+        values = line.split()
+        if self._ip_at is None or self._columns is None or len(values) != self._columns[4]:
+            return None
+        return _dash(values[self._ip_at])
 
     def __call__(self, line: str) -> Record | _Skip | None:
         if line.startswith("#"):
@@ -263,12 +272,13 @@ class IisParser:
 
         protocol_at = find(_IIS_PROTOCOL)
         ua_at = find(("cs(user-agent)",))
-        user_at = find(("cs-username",))
+        user_at = find((self._user_field,))
+        self._ip_at = find(("c-ip",))
         if protocol_at is None or ua_at is None or user_at is None:
             raise InvalidInput(
-                "This IIS log has no crypt-protocol, cs(User-Agent) or cs-username column; "
-                "add the custom field crypt-protocol (server variable CRYPT_PROTOCOL) and the "
-                "standard User Agent and User Name fields to the site's logging.")
+                f"This IIS log has no crypt-protocol, cs(User-Agent) or {self._user_field} "
+                "column; add the custom field crypt-protocol (server variable CRYPT_PROTOCOL) "
+                "and the standard User Agent and User Name fields to the site's logging.")
         self._columns = (protocol_at, ua_at, user_at, find(_IIS_CIPHER), len(names))
 
 
@@ -290,7 +300,7 @@ def _json_fields(line: str) -> dict[str, Any] | None:
     return {str(key).lower(): value for key, value in fields.items()}
 
 
-def _json_parser(protocol_key: str, cipher_key: str) -> LineParser:
+def _json_parser(protocol_key: str, cipher_key: str, user_key: str | None = None) -> LineParser:
     def parse(line: str) -> Record | _Skip | None:
         if not line.strip():
             return SKIP
@@ -304,7 +314,43 @@ def _json_parser(protocol_key: str, cipher_key: str) -> LineParser:
         if protocol is _BAD:
             return None
         cipher = fields.get(cipher_key)
-        return protocol, _dash(cipher) if isinstance(cipher, str) else None, ua, None
+        user = fields.get(user_key) if user_key else None
+        return (protocol, _dash(cipher) if isinstance(cipher, str) else None, ua,
+                _dash(user) if isinstance(user, str) else None)
+
+    return parse
+
+
+def _json_client_ip(line: str) -> str | None:
+    fields = _json_fields(line)
+    value = fields.get("clientip") if fields else None
+    return _dash(value) if isinstance(value, str) else None
+
+
+def _combined_client_ip(line: str) -> str | None:
+    # %h / $remote_addr comes first; in mod_ssl's ssl_request_log it follows the [time].
+    text = line.split("] ", 1)[1] if line.startswith("[") and "] " in line else line
+    return _dash(text.split(" ", 1)[0])
+
+
+def _alb_client_ip(line: str) -> str | None:
+    head = line.split(" ", 4)
+    return head[3].rsplit(":", 1)[0] if len(head) > 4 else None
+
+
+# A record whose user slot holds a client address rather than a user starts with this mark
+# (``client_ips``): no login ID or remote user starts with it.
+CLIENT_IP_MARK: Final = "\0ip:"
+
+
+def _with_client_ip(parser: LineParser, ip_of: Callable[[str], str | None]) -> LineParser:
+    def parse(line: str) -> Record | _Skip | None:
+        record = parser(line)
+        if isinstance(record, tuple) and record[3] is None:
+            address = ip_of(line)
+            if address:
+                return record[0], record[1], record[2], CLIENT_IP_MARK + address
+        return record
 
     return parse
 
@@ -313,20 +359,33 @@ parse_appgw = _json_parser("sslprotocol", "sslcipher")
 parse_frontdoor = _json_parser("securityprotocol", "securitycipher")
 
 
-def make_parser(fmt: str) -> LineParser:
-    """A fresh line parser for ``fmt`` (IIS parsers hold the ``#Fields:`` columns)."""
+def make_parser(fmt: str, *, user_field: str | None = None,
+                client_ips: bool = False) -> LineParser:
+    """A fresh line parser for ``fmt`` (IIS parsers hold the ``#Fields:`` columns).
+
+    ``user_field`` names the field or column holding the user where a format has no standard
+    one (IIS column, Azure JSON field). With ``client_ips``, a request without a user carries
+    ``CLIENT_IP_MARK`` + the client's address in the user slot, for mapping address ranges
+    to organisations."""
+    parser: LineParser
     if fmt in ("nginx", "apache"):
-        return parse_combined_tls
-    if fmt == "alb":
-        return parse_alb
-    if fmt == "iis":
-        return IisParser()
-    if fmt == "appgw":
-        return parse_appgw
-    if fmt == "frontdoor":
-        return parse_frontdoor
-    raise InvalidInput(f"There is no log format {fmt!r}; use auto or one of "
-                       f"{', '.join(FORMATS)}.")
+        parser, ip_of = parse_combined_tls, _combined_client_ip
+    elif fmt == "alb":
+        parser, ip_of = parse_alb, _alb_client_ip
+    elif fmt == "iis":
+        iis = IisParser(user_field)
+        parser, ip_of = iis, iis.client_ip
+    elif fmt == "appgw":
+        parser = _json_parser("sslprotocol", "sslcipher", user_field and user_field.lower())
+        ip_of = _json_client_ip
+    elif fmt == "frontdoor":
+        parser = _json_parser("securityprotocol", "securitycipher",
+                              user_field and user_field.lower())
+        ip_of = _json_client_ip
+    else:
+        raise InvalidInput(f"There is no log format {fmt!r}; use auto or one of "
+                           f"{', '.join(FORMATS)}.")
+    return _with_client_ip(parser, ip_of) if client_ips else parser
 
 
 # ---- detection -------------------------------------------------------------------------------

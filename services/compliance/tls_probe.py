@@ -22,6 +22,8 @@ import socket
 import ssl
 import struct
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -39,7 +41,7 @@ _VERSION_NAMES = {0x0300: "SSLv3", 0x0301: "TLSv1", 0x0302: "TLSv1.1", 0x0303: "
 
 # A wide legacy offer (OpenSSL names), as old clients sent it: ECDHE/DHE/RSA with CBC, 3DES,
 # RC4, Camellia, SEED and single DES, plus the renegotiation SCSV.
-_LEGACY_SUITES: dict[int, str] = {
+LEGACY_SUITES: dict[int, str] = {
     0xC014: "ECDHE-RSA-AES256-SHA", 0xC00A: "ECDHE-ECDSA-AES256-SHA",
     0xC013: "ECDHE-RSA-AES128-SHA", 0xC009: "ECDHE-ECDSA-AES128-SHA",
     0x0039: "DHE-RSA-AES256-SHA", 0x0038: "DHE-DSS-AES256-SHA",
@@ -75,6 +77,7 @@ class ProtocolStatus(StrEnum):
 class Status(StrEnum):
     OK = "ok"
     UNREACHABLE = "unreachable"
+    NO_STARTTLS = "no_starttls"  # reached, but the server would not start TLS
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,85 @@ class _Unreachable(Exception):
     """The TCP connection could not be made; ``str`` is the sentence for the report."""
 
 
+class _NoStartTls(_Unreachable):
+    """The server answered but would not start TLS (no STARTTLS, or refused it)."""
+
+
+STARTTLS_PROTOCOLS = ("smtp",)
+
+
+@dataclass(frozen=True)
+class _Target:
+    host: str
+    port: int
+    server_name: str
+    timeout: float
+    starttls: str | None = None
+
+    def connect(self) -> socket.socket:
+        """A connected socket on which the next bytes sent are the TLS ClientHello."""
+        sock = _connect(self.host, self.port, self.timeout)
+        if self.starttls == "smtp":
+            try:
+                _smtp_starttls(sock, self)
+            except BaseException:
+                sock.close()
+                raise
+        return sock
+
+
+def _smtp_reply(sock: socket.socket, target: _Target) -> tuple[int, list[str]]:
+    """One SMTP reply (RFC 5321 4.2: lines ``NNN-text`` until ``NNN text``)."""
+    data = b""
+    lines: list[str] = []
+    try:
+        while True:
+            while b"\r\n" not in data:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    raise _NoStartTls(f"{target.host}:{target.port} closed the SMTP session "
+                                      "before STARTTLS; check that it is an SMTP server.")
+                data += chunk
+                if len(data) > 65536:
+                    raise _NoStartTls(f"{target.host}:{target.port} sent an SMTP reply "
+                                      "longer than 64 KiB; it does not look like SMTP.")
+            line, _, data = data.partition(b"\r\n")
+            text = line.decode("utf-8", "replace")
+            if len(text) < 3 or not text[:3].isdigit():
+                raise _NoStartTls(f"{target.host}:{target.port} did not answer like an SMTP "
+                                  f"server ({text[:60]!r}); check the port.")
+            lines.append(text[4:])
+            if len(text) == 3 or text[3] == " ":
+                return int(text[:3]), lines
+    except TimeoutError as exc:
+        raise _NoStartTls(f"{target.host}:{target.port} did not finish its SMTP reply within "
+                          f"{target.timeout:g} s; check that it is an SMTP server.") from exc
+    except OSError as exc:
+        raise _NoStartTls(f"{target.host}:{target.port} dropped the SMTP session "
+                          f"({exc.strerror or exc}).") from exc
+
+
+def _smtp_starttls(sock: socket.socket, target: _Target) -> None:
+    """Greeting, EHLO, STARTTLS (RFC 3207); afterwards the socket is ready for TLS."""
+    where = f"{target.host}:{target.port}"
+    code, _ = _smtp_reply(sock, target)
+    if code != 220:
+        raise _NoStartTls(f"{where} greeted with SMTP code {code}, not 220; it is not "
+                          "accepting mail sessions now.")
+    sock.sendall(b"EHLO gatehouse.invalid\r\n")
+    code, lines = _smtp_reply(sock, target)
+    if code != 250:
+        raise _NoStartTls(f"{where} refused EHLO (code {code}); check that it is an SMTP "
+                          "server that speaks ESMTP.")
+    if not any(line.upper().split(" ")[0] == "STARTTLS" for line in lines):
+        raise _NoStartTls(f"{where} does not offer STARTTLS after EHLO, so mail to it is not "
+                          "encrypted; turn TLS on in its SMTP service.")
+    sock.sendall(b"STARTTLS\r\n")
+    code, lines = _smtp_reply(sock, target)
+    if code != 220:
+        raise _NoStartTls(f"{where} refused STARTTLS (code {code}: {' '.join(lines)[:80]}).")
+
+
 def _connect(host: str, port: int, timeout: float) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -212,7 +294,7 @@ def build_client_hello(version: int, server_name: str,
     """One TLS record holding a ClientHello for ``version`` (0x0300…0x0303), offering ``suites``
     (default: the wide legacy list) and the renegotiation SCSV, with SNI (unless
     ``server_name`` is an IP address) and no supported_versions extension."""
-    offer = [*(_LEGACY_SUITES if suites is None else suites), _SCSV_RENEGOTIATION]
+    offer = [*(LEGACY_SUITES if suites is None else suites), _SCSV_RENEGOTIATION]
     extensions = b""
     if server_name and not _is_ip(server_name):
         name = server_name.encode("idna")
@@ -254,9 +336,10 @@ class _Reply:
     detail: str  # why there was no ServerHello
 
 
-def _exchange(host: str, port: int, hello: bytes, timeout: float) -> _Reply:
+def _exchange(target: _Target, hello: bytes) -> _Reply:
     """Send a raw ClientHello and read the first record of the reply (then hang up)."""
-    with _connect(host, port, timeout) as sock:
+    timeout = target.timeout
+    with target.connect() as sock:
         try:
             sock.sendall(hello)
             header = _read_exactly(sock, 5)
@@ -286,13 +369,12 @@ def _exchange(host: str, port: int, hello: bytes, timeout: float) -> _Reply:
 
 
 def _suite_name(code: int | None) -> str:
-    return "" if code is None else _LEGACY_SUITES.get(code, f"0x{code:04x}")
+    return "" if code is None else LEGACY_SUITES.get(code, f"0x{code:04x}")
 
 
-def _legacy_probe(host: str, port: int, protocol: str, server_name: str,
-                  timeout: float) -> ProtocolResult:
+def _legacy_probe(target: _Target, protocol: str) -> ProtocolResult:
     version = LEGACY_VERSIONS[protocol]
-    reply = _exchange(host, port, build_client_hello(version, server_name), timeout)
+    reply = _exchange(target, build_client_hello(version, target.server_name))
     if reply.version is None:
         return ProtocolResult(protocol, ProtocolStatus.REFUSED, reply.detail)
     if reply.version != version:
@@ -312,16 +394,15 @@ def _local_tls12_suites() -> frozenset[str]:
     return frozenset(str(c["name"]) for c in ctx.get_ciphers())
 
 
-def _raw_tls12_suites(host: str, port: int, server_name: str, timeout: float,
-                      known: list[str]) -> list[str]:
+def _raw_tls12_suites(target: _Target, known: list[str]) -> list[str]:
     """TLS 1.2 suites of the legacy list that the local OpenSSL cannot offer (3DES, RC4,
     single DES, export…): offered by raw ClientHello, one server choice at a time."""
     local = _local_tls12_suites()
-    offer = [code for code, name in _LEGACY_SUITES.items()
+    offer = [code for code, name in LEGACY_SUITES.items()
              if name not in local and name not in known]
     found: list[str] = []
     while offer:
-        reply = _exchange(host, port, build_client_hello(0x0303, server_name, offer), timeout)
+        reply = _exchange(target, build_client_hello(0x0303, target.server_name, offer))
         if reply.version != 0x0303 or reply.cipher not in offer:
             break
         offer.remove(reply.cipher)
@@ -364,10 +445,10 @@ class _Handshake:
     verify_message: str = ""
 
 
-def _handshake(host: str, port: int, ctx: ssl.SSLContext, server_name: str,
-               timeout: float) -> _Handshake:
+def _handshake(target: _Target, ctx: ssl.SSLContext) -> _Handshake:
+    server_name, timeout = target.server_name, target.timeout
     sni = None if not server_name or _is_ip(server_name) else server_name
-    with _connect(host, port, timeout) as raw:
+    with target.connect() as raw:
         try:
             with ctx.wrap_socket(raw, server_hostname=sni) as tls:
                 cipher = tls.cipher()
@@ -390,8 +471,8 @@ def _handshake(host: str, port: int, ctx: ssl.SSLContext, server_name: str,
                               f"({exc.strerror or exc}).")
 
 
-def _modern_probe(host: str, port: int, protocol: str, server_name: str,
-                  timeout: float) -> tuple[ProtocolResult, _Handshake | None]:
+def _modern_probe(target: _Target,
+                  protocol: str) -> tuple[ProtocolResult, _Handshake | None]:
     try:
         ctx = _context(protocol, verify=False, ca_file=None)
     except (ssl.SSLError, ValueError) as exc:
@@ -400,7 +481,7 @@ def _modern_probe(host: str, port: int, protocol: str, server_name: str,
     if protocol == "TLSv1.3" and not ssl.HAS_TLSv1_3:
         return ProtocolResult(protocol, ProtocolStatus.LOCAL_ERROR,
                               "This machine's OpenSSL cannot speak TLSv1.3."), None
-    result = _handshake(host, port, ctx, server_name, timeout)
+    result = _handshake(target, ctx)
     if result.local:
         return ProtocolResult(protocol, ProtocolStatus.LOCAL_ERROR, result.detail), None
     if not result.ok:
@@ -410,8 +491,7 @@ def _modern_probe(host: str, port: int, protocol: str, server_name: str,
                            result.cipher), result)
 
 
-def _tls12_suites(host: str, port: int, server_name: str, timeout: float,
-                  first: str) -> list[str]:
+def _tls12_suites(target: _Target, first: str) -> list[str]:
     """Every TLS 1.2 suite the server accepts (of those the local OpenSSL knows): offer all,
     take the server's choice out of the offer, repeat until it refuses."""
     accepted = [first]
@@ -421,7 +501,7 @@ def _tls12_suites(host: str, port: int, server_name: str, timeout: float,
             ctx = _context("TLSv1.2", verify=False, ca_file=None, ciphers=spec)
         except ssl.SSLError:
             break  # nothing left to offer
-        result = _handshake(host, port, ctx, server_name, timeout)
+        result = _handshake(target, ctx)
         if not result.ok or not result.cipher or result.cipher in accepted:
             break
         accepted.append(result.cipher)
@@ -511,13 +591,12 @@ def inspect_certificate(der: bytes, *, hostname: str, chain_valid: bool, chain_d
         findings=tuple(findings))
 
 
-def _check_chain(host: str, port: int, protocol: str, server_name: str, timeout: float,
-                 ca_file: str | None) -> tuple[bool, str]:
+def _check_chain(target: _Target, protocol: str, ca_file: str | None) -> tuple[bool, str]:
     try:
         ctx = _context(protocol, verify=True, ca_file=ca_file)
     except (OSError, ssl.SSLError) as exc:
         return False, f"the trust store could not be loaded ({exc})."
-    result = _handshake(host, port, ctx, server_name, timeout)
+    result = _handshake(target, ctx)
     if result.ok:
         return True, "The chain verifies against " + (f"{ca_file}." if ca_file
                                                        else "the system trust store.")
@@ -530,13 +609,16 @@ def _check_chain(host: str, port: int, protocol: str, server_name: str, timeout:
 
 
 def probe(host: str, port: int, *, timeout: float = 5.0, ca_file: str | None = None,
-          server_name: str | None = None, policy: TlsPolicy | None = None) -> ServerReport:
+          server_name: str | None = None, policy: TlsPolicy | None = None,
+          starttls: str | None = None) -> ServerReport:
     """Probe one server for SSL 3.0 … TLS 1.3, its TLS 1.2 suites and its certificate.
 
     ``server_name`` (default: ``host``) is sent as SNI and checked against the certificate;
-    ``ca_file`` replaces the system trust store. Unreachable hosts give a report with status
-    ``unreachable``; only a malformed port or name or a missing CA file raises
-    (:class:`InvalidInput`)."""
+    ``ca_file`` replaces the system trust store. ``starttls="smtp"`` speaks SMTP (greeting,
+    EHLO, STARTTLS) on every connection before its ClientHello, raw or not. Unreachable hosts
+    give a report with status ``unreachable`` (``no_starttls`` when the server would not
+    start TLS); only a malformed port or name, an unknown STARTTLS protocol or a missing CA
+    file raises (:class:`InvalidInput`)."""
     started = time.perf_counter()
     policy = policy or load_tls_policy()
     name = (server_name or host).strip()
@@ -544,6 +626,9 @@ def probe(host: str, port: int, *, timeout: float = 5.0, ca_file: str | None = N
         raise InvalidInput(f"The port {port} is not valid; give a number from 1 to 65535.")
     if not name:
         raise InvalidInput("No host name was given; give one, e.g. mail.example.com:443.")
+    if starttls is not None and starttls not in STARTTLS_PROTOCOLS:
+        raise InvalidInput(f"STARTTLS for {starttls!r} is not supported; use one of "
+                           f"{', '.join(STARTTLS_PROTOCOLS)}, or none for direct TLS.")
     if ca_file is not None and not os.path.isfile(ca_file):
         raise InvalidInput(f"The CA file {ca_file} does not exist; give the PEM file of the "
                            "certificate authority that issued the server's certificate.")
@@ -553,21 +638,22 @@ def probe(host: str, port: int, *, timeout: float = 5.0, ca_file: str | None = N
         except UnicodeError as exc:
             raise InvalidInput(f"The server name {name!r} is not a valid host name; check "
                                "the spelling.") from exc
+    target = _Target(host, port, name, timeout, starttls)
     try:
-        _connect(host, port, timeout).close()
+        target.connect().close()
         protocols: list[ProtocolResult] = []
         handshakes: dict[str, _Handshake] = {}
         raw_only: list[str] = []
         for protocol in PROTOCOLS:
             if protocol in LEGACY_VERSIONS:
-                protocols.append(_legacy_probe(host, port, protocol, name, timeout))
+                protocols.append(_legacy_probe(target, protocol))
                 continue
-            result, handshake = _modern_probe(host, port, protocol, name, timeout)
+            result, handshake = _modern_probe(target, protocol)
             if handshake is not None:
                 handshakes[protocol] = handshake
             elif protocol == "TLSv1.2" and result.status is ProtocolStatus.REFUSED:
                 # Perhaps only with suites this machine's OpenSSL lacks (3DES, RC4): ask raw.
-                raw_only = _raw_tls12_suites(host, port, name, timeout, [])
+                raw_only = _raw_tls12_suites(target, [])
                 if raw_only:
                     result = ProtocolResult(protocol, ProtocolStatus.ACCEPTED,
                                             f"The server accepted {protocol} with {raw_only[0]}, "
@@ -576,8 +662,8 @@ def probe(host: str, port: int, *, timeout: float = 5.0, ca_file: str | None = N
             protocols.append(result)
         found: list[str] = []
         if "TLSv1.2" in handshakes:
-            found = _tls12_suites(host, port, name, timeout, handshakes["TLSv1.2"].cipher)
-            found += _raw_tls12_suites(host, port, name, timeout, found)
+            found = _tls12_suites(target, handshakes["TLSv1.2"].cipher)
+            found += _raw_tls12_suites(target, found)
         elif raw_only:
             found = raw_only
         suites = [CipherResult(s, s in policy.tls12_ciphers) for s in found]
@@ -585,16 +671,17 @@ def probe(host: str, port: int, *, timeout: float = 5.0, ca_file: str | None = N
         for protocol in ("TLSv1.3", "TLSv1.2"):
             handshake = handshakes.get(protocol)
             if handshake is not None and handshake.der:
-                valid, detail = _check_chain(host, port, protocol, name, timeout, ca_file)
+                valid, detail = _check_chain(target, protocol, ca_file)
                 certificate = inspect_certificate(handshake.der, hostname=name,
                                                   chain_valid=valid, chain_detail=detail,
                                                   policy=policy)
                 break
     except _Unreachable as exc:
-        return ServerReport(host=host, port=port, server_name=name, status=Status.UNREACHABLE,
+        status = Status.NO_STARTTLS if isinstance(exc, _NoStartTls) else Status.UNREACHABLE
+        return ServerReport(host=host, port=port, server_name=name, status=status,
                             detail=str(exc), protocols=tuple(
                                 ProtocolResult(p, ProtocolStatus.NOT_TESTED,
-                                               "The host could not be reached.")
+                                               "The server could not be reached over TLS.")
                                 for p in PROTOCOLS),
                             findings=(str(exc),), policy=policy.name,
                             elapsed_seconds=time.perf_counter() - started)
@@ -629,3 +716,39 @@ def _findings(protocols: list[ProtocolResult], suites: list[CipherResult],
     elif accepted:
         findings.append("The certificate could not be read over TLS 1.2 or 1.3.")
     return findings
+
+
+def probe_many(targets: list[tuple[str, int]], *, workers: int = 16,
+               progress: Callable[[int, int], None] | None = None,
+               cancel: Callable[[], bool] | None = None,
+               **options: Any) -> list[ServerReport]:
+    """:func:`probe` each ``(host, port)`` concurrently (each waits on the network, each with
+    its own timeout), in the order given; ``options`` are :func:`probe`'s. ``progress(done,
+    total)`` after each target; once ``cancel()`` is true no further target is started and
+    the reports so far are returned."""
+    if not targets:
+        return []
+    # Bad input is refused before any work starts, as a sentence for the person.
+    for host, port in targets:
+        if not 1 <= port <= 65535:
+            raise InvalidInput(f"The port {port} of {host} is not valid; give a number from 1 "
+                               "to 65535.")
+    results: dict[int, ServerReport] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(targets)))) as pool:
+        pending = {}
+        for index, (host, port) in enumerate(targets):
+            pending[pool.submit(_probe_unless_cancelled, host, port, cancel, options)] = index
+        for future in as_completed(pending):
+            report = future.result()
+            if report is not None:
+                results[pending[future]] = report
+            if progress:
+                progress(len(results), len(targets))
+    return [results[i] for i in sorted(results)]
+
+
+def _probe_unless_cancelled(host: str, port: int, cancel: Callable[[], bool] | None,
+                            options: dict[str, Any]) -> ServerReport | None:
+    if cancel is not None and cancel():
+        return None
+    return probe(host, port, **options)

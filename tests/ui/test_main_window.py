@@ -17,9 +17,10 @@ from ui.users_page import UsersPage
 
 
 @pytest.mark.parametrize(("roles", "pages"), [
-    (("platform_admin",), ["Users", "Organisations", "Passwords", "Reset requests", "Audit",
-                           "My account"]),
-    (("security_reviewer",), ["Users", "Organisations", "Passwords", "Audit", "My account"]),
+    (("platform_admin",), ["Users", "Organisations", "Passwords", "Reset requests",
+                           "Compliance", "Audit", "My account"]),
+    (("security_reviewer",), ["Users", "Organisations", "Passwords", "Compliance", "Audit",
+                              "My account"]),
     (("lso",), ["Users", "Passwords", "My account"]),
     ((), ["Passwords", "My account"]),
 ])
@@ -47,6 +48,8 @@ def test_keyboard_navigation(qtbot: QtBot, ctx: Context, runner: TaskRunner,
     qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
     assert window.stack.currentWidget() is window.pages["intake"]
     qtbot.keyClick(window, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
+    assert window.stack.currentWidget() is window.pages["compliance"]
+    qtbot.keyClick(window, Qt.Key.Key_6, Qt.KeyboardModifier.ControlModifier)
     assert window.stack.currentWidget() is window.pages["audit"]
     window.nav.setFocus()
     qtbot.keyClick(window.nav, Qt.Key.Key_Down)
