@@ -19,7 +19,7 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.audit import Change
-from services.authz import Operator, Role
+from services.authz import Action, Operator, Role
 from services.context import Context
 from services.errors import AlreadyExists, Conflict, InvalidInput, PermissionDenied
 from services.identity import describe_flags, normalise_email
@@ -30,6 +30,7 @@ from services.users import (
     clean_name,
     find_subject,
     load_detail,
+    require_manage,
     update_versioned,
 )
 
@@ -105,6 +106,10 @@ def update_profile(ctx: Context, op: Operator, key: str, changes: Mapping[str, s
         before = load_detail(conn, find_subject(conn, key))
         if expected_version is not None and before.version != expected_version:
             raise Conflict("This identity")
+        if before.subject != op.subject:
+            # Changing someone else's details is an admin's or LSO's act (and so needs their
+            # second factor); the field table below then narrows what they may touch.
+            require_manage(op, Action.IDENTITY_UPDATE, before)
         allowed_fields = editable_fields(ctx, op, before)
         refused = sorted(set(cleaned) - allowed_fields)
         if refused:
@@ -158,6 +163,8 @@ def request_email_change(ctx: Context, op: Operator, key: str, new_email: str, *
     now = ctx.now()
     with ctx.store.write() as conn:
         before = load_detail(conn, find_subject(conn, key))
+        if before.subject != op.subject:
+            require_manage(op, Action.IDENTITY_UPDATE, before)
         if "email" not in editable_fields(ctx, op, before):
             raise PermissionDenied(f"Your role may not change the e-mail of {before.login_id}; "
                                    "ask your local security officer or a platform admin.")

@@ -159,24 +159,12 @@ def find_subject(conn: Connection, key: str) -> str:
     except ValueError:
         pass
     login_id = normalise_email(key).login_id
-    row = conn.execute(select(identity.c.subject, identity.c.merged_into).where(
-        identity.c.login_id == login_id, identity.c.status != "deleted")).one_or_none()
-    if row is None:
+    subject = conn.execute(select(identity.c.subject).where(
+        identity.c.login_id == login_id, identity.c.status != "deleted")).scalar_one_or_none()
+    if subject is None:
         raise NotFound(f"No identity has the login ID {login_id!r}; check the spelling or "
                        "search with: python main.py users list.")
-    return str(row.subject)
-
-
-def resolve_merged(conn: Connection, subject: str) -> str:
-    """Follow merged aliases to the identity that holds them now (chains are short)."""
-    seen = {subject}
-    while True:
-        nxt = conn.execute(select(identity.c.merged_into)
-                           .where(identity.c.subject == subject)).scalar_one_or_none()
-        if nxt is None or nxt in seen:
-            return subject
-        seen.add(nxt)
-        subject = nxt
+    return str(subject)
 
 
 def load_detail(conn: Connection, subject: str) -> IdentityDetail:
@@ -205,7 +193,9 @@ def get_identity(ctx: Context, op: Operator, key: str) -> IdentityDetail:
         detail = load_detail(conn, find_subject(conn, key))
         if detail.merged_into:
             # An account merged into another still resolves: to the person it now belongs to.
-            detail = load_detail(conn, resolve_merged(conn, detail.merged_into))
+            from services.merge import resolve_subject  # merge builds on this module
+
+            detail = load_detail(conn, resolve_subject(conn, detail.subject))
     if not allowed(op, Action.IDENTITY_READ, org_id=detail.organisation_id,
                    subject=detail.subject):
         # The same answer as for an address nobody holds: no telling who exists elsewhere.
