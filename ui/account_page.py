@@ -1,4 +1,5 @@
-"""My account: the signed-in person's own details, and changing their password."""
+"""My account: the signed-in person's own details, the profile fields they may correct, and
+changing their password."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QVB
 
 from ui.appearance import icon
 from ui.change_password_dialog import ChangePasswordDialog
+from ui.profile_editor import ProfileEditor
 from ui.task_runner import TaskControl, TaskRunner
 from ui.users_model import STATUS_TEXT
 
@@ -30,15 +32,15 @@ class AccountPage(QWidget):
         self._ctx, self._session, self._runner = ctx, session, runner
         title = QLabel("My account")
         title.setObjectName("pageTitle")
-        note = QLabel("Your details as the store holds them. To correct your name, ask a "
-                      "platform admin for now; self-service changes come in a later version.")
+        note = QLabel("Your account as the store holds it. Correct your name and details in "
+                      "the profile below; the changes are recorded in the audit trail.")
         note.setObjectName("fineprint")
         note.setWordWrap(True)
         self.values: dict[str, QLabel] = {}
         form = QFormLayout()
         form.setVerticalSpacing(8)
         form.setHorizontalSpacing(16)
-        for name, text in (("name", "Name"), ("login_id", "Login ID"), ("email", "Email"),
+        for name, text in (("login_id", "Login ID"),
                            ("organisation", "Organisation"), ("status", "Status"),
                            ("tool_roles", "Gatehouse roles"), ("entitlements", "Product roles"),
                            ("terms", "Sign-in terms"), ("subject", "Subject id")):
@@ -57,15 +59,21 @@ class AccountPage(QWidget):
         actions = QHBoxLayout()
         actions.addWidget(self.change_password_button)
         actions.addStretch(1)
+        self.profile = ProfileEditor(ctx, session.operator, runner)
+        self.profile.setMaximumWidth(720)
+        self.profile.saved.connect(self._show)
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addWidget(note)
         layout.addSpacing(8)
         layout.addLayout(form)
         layout.addSpacing(12)
+        layout.addWidget(self.profile)
+        layout.addSpacing(12)
         layout.addLayout(actions)
         layout.addStretch(1)
         self._show(session.identity)
+        self.profile.show_detail(session.identity)
 
     def change_password(self) -> None:
         """Open the change-password dialog (window-modal; the page goes on painting)."""
@@ -94,6 +102,8 @@ class AccountPage(QWidget):
 
     def _refreshed(self, detail: IdentityDetail) -> None:
         self._show(detail)
+        if not self.profile.changes():  # never throw away what the person is typing
+            self.profile.show_detail(detail)
         self.refreshed.emit()
 
     def _show(self, detail: IdentityDetail) -> None:
@@ -102,9 +112,7 @@ class AccountPage(QWidget):
         roles = sorted(ROLE_TEXT.get(r, r) for p, r in detail.entitlements if p == TOOL_PRODUCT)
         products = [f"{p}: {r}" for p, r in detail.entitlements if p != TOOL_PRODUCT]
         text = {
-            "name": f"{detail.given_name} {detail.family_name}",
             "login_id": detail.login_id,
-            "email": detail.email,
             "organisation": f"{detail.org_name} ({detail.org_code})",
             "status": STATUS_TEXT.get(detail.status, detail.status),
             "tool_roles": ", ".join(roles) or "User (self-service)",

@@ -5,6 +5,7 @@ Hiding a button is convenience, not security: the services check every action th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
@@ -50,14 +51,20 @@ def _value_label(wrap: bool) -> QLabel:
 def _may_manage(op: Operator, action: Action, detail: IdentityDetail) -> bool:
     """The service's own rule (scope, and nobody more privileged than the operator), asked
     without touching the store."""
-    from services.errors import PermissionDenied
+    from services.errors import InvalidInput, PermissionDenied
     from services.users import require_manage
 
     try:
         require_manage(op, action, detail)
-    except PermissionDenied:
+    except (PermissionDenied, InvalidInput):  # InvalidInput: a merged alias
         return False
     return True
+
+
+def _may(op: Operator, action: Action) -> bool:
+    from services.authz import allowed
+
+    return allowed(op, action)
 
 
 class IdentityDetailPanel(QFrame):
@@ -65,11 +72,21 @@ class IdentityDetailPanel(QFrame):
     disable_requested = Signal()
     force_reset_requested = Signal()
     reload_requested = Signal()
+    delete_requested = Signal()
+    restore_requested = Signal()
+    claim_requested = Signal()
+    edit_profile_requested = Signal()
+    merge_requested = Signal()
+    merge_history_requested = Signal()
 
-    def __init__(self, operator: Operator, parent: QWidget | None = None) -> None:
+    def __init__(self, operator: Operator, parent: QWidget | None = None, *,
+                 profile_fields: Callable[[IdentityDetail], frozenset[str]] | None = None
+                 ) -> None:
         super().__init__(parent)
         self.setObjectName("detailPanel")
         self._operator = operator
+        # services.profile.editable_fields, bound to the context (a policy look-up, no store).
+        self._profile_fields = profile_fields
         self.detail: IdentityDetail | None = None
         self.heading = QLabel("No identity selected")
         self.heading.setObjectName("panelHeading")
@@ -99,31 +116,77 @@ class IdentityDetailPanel(QFrame):
             "reset code is e-mailed to them. You never see or choose the new password.")
         self.reload_button = QPushButton("Reload")
         self.reload_button.setToolTip("Read this identity again from the store")
-        self.rename_button.clicked.connect(self.rename_requested)
-        self.disable_button.clicked.connect(self.disable_requested)
-        self.force_reset_button.clicked.connect(self.force_reset_requested)
-        self.reload_button.clicked.connect(self.reload_requested)
+        self.edit_profile_button = QPushButton("Edit profile…")
+        self.edit_profile_button.setToolTip("Correct the names, phone, job title or e-mail "
+                                            "(the e-mail with a code sent to the new address)")
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.setObjectName("dangerButton")
+        self.delete_button.setToolTip("Delete this identity (restorable during the cooling-off "
+                                      "period)  (Del)")
+        self.restore_button = QPushButton("Restore…")
+        self.restore_button.setToolTip("Give this deleted identity back intact: its roles, "
+                                       "password and MFA as they were  (Ctrl+Shift+R)")
+        self.claim_button = QPushButton("Reuse login ID…")
+        self.claim_button.setToolTip("Give this deleted identity's login ID to someone new, "
+                                     "after the cooling-off period  (Ctrl+Shift+U)")
+        self.merge_button = QPushButton("Merge with…")
+        self.merge_button.setToolTip("Merge other accounts of this person into this one  "
+                                     "(Ctrl+M)")
+        self.merge_history_button = QPushButton("Merge history…")
+        self.merge_history_button.setToolTip("The merges into this identity, and undoing one")
+        self.merged_note = QLabel()
+        self.merged_note.setObjectName("warningNote")
+        self.merged_note.setWordWrap(True)
+        self.merged_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.merged_note.hide()
+        for button, signal in (
+                (self.rename_button, self.rename_requested),
+                (self.disable_button, self.disable_requested),
+                (self.force_reset_button, self.force_reset_requested),
+                (self.reload_button, self.reload_requested),
+                (self.edit_profile_button, self.edit_profile_requested),
+                (self.delete_button, self.delete_requested),
+                (self.restore_button, self.restore_requested),
+                (self.claim_button, self.claim_requested),
+                (self.merge_button, self.merge_requested),
+                (self.merge_history_button, self.merge_history_requested)):
+            button.clicked.connect(signal)
+        # Two buttons a row at most: the panel is narrow (320 px) and the labels must not clip.
         actions = QHBoxLayout()
         actions.addWidget(self.rename_button)
-        actions.addWidget(self.disable_button)
+        actions.addWidget(self.edit_profile_button)
         actions.addStretch(1)
-        actions.addWidget(self.reload_button)
         more_actions = QHBoxLayout()
         more_actions.addWidget(self.force_reset_button)
         more_actions.addStretch(1)
+        more_actions.addWidget(self.reload_button)
+        lifecycle = QHBoxLayout()
+        lifecycle.addWidget(self.disable_button)
+        lifecycle.addWidget(self.delete_button)
+        lifecycle.addWidget(self.restore_button)  # these two only on a deleted identity,
+        lifecycle.addWidget(self.claim_button)  # the two above only on a live one
+        lifecycle.addStretch(1)
+        merging = QHBoxLayout()
+        merging.addWidget(self.merge_button)
+        merging.addWidget(self.merge_history_button)
+        merging.addStretch(1)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
+        layout.addWidget(self.merged_note)
         layout.addWidget(self.placeholder)
         layout.addWidget(self.form_box)
         layout.addLayout(actions)
         layout.addLayout(more_actions)
+        layout.addLayout(lifecycle)
+        layout.addLayout(merging)
         layout.addStretch(1)
         self.clear()
 
     def clear(self) -> None:
         self.detail = None
         self.heading.setText("No identity selected")
+        self.merged_note.hide()
         self.placeholder.show()
         self.form_box.hide()
         for button in self._buttons():
@@ -139,12 +202,20 @@ class IdentityDetailPanel(QFrame):
 
     def _buttons(self) -> tuple[QPushButton, ...]:
         return (self.rename_button, self.disable_button, self.force_reset_button,
-                self.reload_button)
+                self.reload_button, self.edit_profile_button, self.delete_button,
+                self.restore_button, self.claim_button, self.merge_button,
+                self.merge_history_button)
 
-    def show_detail(self, detail: IdentityDetail) -> None:
+    def show_detail(self, detail: IdentityDetail, alias: str | None = None) -> None:
+        """Show ``detail``; ``alias`` is the merged account selected in the table, whose
+        look-up led to this identity (it was merged into it)."""
         from services.authz import Action
 
         self.detail = detail
+        if alias:
+            self.merged_note.setText(f"{alias} was merged into this identity; it remains as an "
+                                     "alias of it. Undo the merge from Merge history.")
+        self.merged_note.setVisible(bool(alias))
         self.heading.setText(f"{detail.given_name} {detail.family_name}")
         roles = ", ".join(f"{product}: {role}" for product, role in detail.entitlements)
         flags = ", ".join(detail.flags)
@@ -179,5 +250,23 @@ class IdentityDetailPanel(QFrame):
         self.force_reset_button.setVisible(
             _may_manage(op, Action.RESET_FORCE, detail) and detail.subject != op.subject
             and detail.status in ("active", "reset_required"))
+        live = detail.status not in ("deleted", "merged")
+        if not live:
+            self.rename_button.hide()
+            self.disable_button.hide()
+        # Not on oneself: that is the profile under My account.
+        self.edit_profile_button.setVisible(
+            live and detail.subject != op.subject and self._profile_fields is not None
+            and bool(self._profile_fields(detail)))
+        self.delete_button.setVisible(
+            live and detail.subject != op.subject
+            and _may_manage(op, Action.IDENTITY_DELETE, detail))
+        deleted = detail.status == "deleted"
+        self.restore_button.setVisible(deleted and _may_manage(op, Action.IDENTITY_DELETE,
+                                                               detail))
+        self.claim_button.setVisible(deleted and _may(op, Action.IDENTITY_CLAIM))
+        merging = live and _may(op, Action.IDENTITY_MERGE)
+        self.merge_button.setVisible(merging)
+        self.merge_history_button.setVisible(merging)
         self.reload_button.show()
         self.set_busy(False)

@@ -37,10 +37,12 @@ COLUMNS = (
 )
 
 STATUS_TEXT = {"active": "Active", "reset_required": "Must set password", "locked": "Locked",
-               "disabled": "Disabled", "deleted": "Deleted"}
+               "disabled": "Disabled", "deleted": "Deleted", "merged": "Merged (alias)"}
 SUBJECT_ROLE = Qt.ItemDataRole.UserRole.value + 1
+STATUS_ROLE = Qt.ItemDataRole.UserRole.value + 2  # the status as stored ("merged", …)
+LOGIN_ROLE = Qt.ItemDataRole.UserRole.value + 3  # the row's login ID, whatever the column
 _ROLES = frozenset({Qt.ItemDataRole.DisplayRole.value, Qt.ItemDataRole.ToolTipRole.value,
-                    SUBJECT_ROLE})
+                    SUBJECT_ROLE, STATUS_ROLE, LOGIN_ROLE})
 
 
 class UsersModel(QAbstractTableModel):
@@ -173,6 +175,10 @@ class UsersModel(QAbstractTableModel):
         i, ix = self._result.row(row), self._index
         if role == SUBJECT_ROLE:
             return ix.subjects[i]
+        if role == STATUS_ROLE:
+            return ix.statuses[i]
+        if role == LOGIN_ROLE:
+            return ix.login_ids[i]
         if column == 0:
             return ix.login_ids[i]
         if column == 1:
@@ -190,6 +196,10 @@ class UsersModel(QAbstractTableModel):
         summary = self._preview[row]
         if role == SUBJECT_ROLE:
             return summary.subject
+        if role == STATUS_ROLE:
+            return summary.status
+        if role == LOGIN_ROLE:
+            return summary.login_id
         return (summary.login_id, f"{summary.family_name}, {summary.given_name}",
                 summary.org_name, STATUS_TEXT.get(summary.status, summary.status),
                 summary.updated_at.strftime("%Y-%m-%d %H:%M"))[column]
