@@ -38,14 +38,32 @@ class Action(StrEnum):
     MFA_MANAGE = "mfa.manage"  # reset another person's MFA, start campaigns
 
 
+# What an operator may only read; every other action changes something.
+READ_ACTIONS = frozenset({Action.IDENTITY_READ, Action.ORG_READ, Action.AUDIT_READ,
+                          Action.MIGRATION_READ, Action.MFA_READ})
+
+
+class Restriction(StrEnum):
+    """A sign-in that is not finished: the operator holds no role until it is."""
+
+    CODE_NEEDED = "code_needed"  # password accepted; the authenticator code is still due
+    ENROL_ONLY = "enrol_only"  # MFA is required and overdue: enrolment is all that is allowed
+
+
 @dataclass(frozen=True)
 class Operator:
-    """The person acting (signed in), or the system itself during set-up."""
+    """The person acting (signed in), or the system itself during set-up.
+
+    ``mfa_verified``: this sign-in proved a second factor (a TOTP or recovery code, or the
+    confirmation of a new authenticator). Every privileged change needs it (issue 6).
+    """
 
     subject: str
     login_id: str
     organisation_id: int | None
     roles: frozenset[Role]
+    mfa_verified: bool = False
+    restriction: Restriction | None = None
 
     def has(self, role: Role) -> bool:
         return role in self.roles
@@ -56,8 +74,9 @@ class Operator:
             Role.PLATFORM_ADMIN, Role.LSO}
 
 
+# Set-up and demo data act as the system, which has no second factor to prove.
 SYSTEM = Operator(subject="system", login_id="system", organisation_id=None,
-                  roles=frozenset({Role.PLATFORM_ADMIN}))
+                  roles=frozenset({Role.PLATFORM_ADMIN}), mfa_verified=True)
 
 _ANY_ORG: dict[Role, frozenset[Action]] = {
     Role.PLATFORM_ADMIN: frozenset(Action),
@@ -74,6 +93,17 @@ _SELF: frozenset[Action] = frozenset({Action.IDENTITY_READ})
 
 def allowed(op: Operator, action: Action, *, org_id: int | None = None,
             subject: str | None = None) -> bool:
+    """The role allows it, and a change comes from a sign-in that proved its second factor."""
+    if op.restriction is not None:
+        return False
+    if action not in READ_ACTIONS and not op.mfa_verified:
+        return False
+    return role_allows(op, action, org_id=org_id, subject=subject)
+
+
+def role_allows(op: Operator, action: Action, *, org_id: int | None = None,
+                subject: str | None = None) -> bool:
+    """What the roles alone allow, before the second factor is considered."""
     for role in op.roles:
         if action in _ANY_ORG.get(role, frozenset()):
             return True
@@ -83,11 +113,28 @@ def allowed(op: Operator, action: Action, *, org_id: int | None = None,
     return action in _SELF and subject is not None and subject == op.subject
 
 
+MFA_NEEDED_MESSAGE = (
+    "This change needs a sign-in with two-step verification: sign in again with the code from "
+    "your authenticator app (set it up first if you have not: My account, or python main.py "
+    "mfa enrol YOUR-EMAIL).")
+RESTRICTED_MESSAGES = {
+    Restriction.CODE_NEEDED: "Sign-in is not finished: enter the code from your authenticator "
+                             "app first.",
+    Restriction.ENROL_ONLY: "Two-step verification is required for your account and its "
+                            "deadline has passed: set it up now (python main.py mfa enrol "
+                            "YOUR-EMAIL); nothing else is allowed until it is done.",
+}
+
+
 def require(op: Operator, action: Action, *, org_id: int | None = None,
             subject: str | None = None) -> None:
-    if not allowed(op, action, org_id=org_id, subject=subject):
+    if op.restriction is not None:
+        raise PermissionDenied(RESTRICTED_MESSAGES[op.restriction])
+    if not role_allows(op, action, org_id=org_id, subject=subject):
         raise PermissionDenied(
             f"Your role does not allow {action.value.replace('.', ' ').replace('_', ' ')}"
             + (" for this organisation" if org_id is not None else "")
             + "; ask a platform admin if you need it."
         )
+    if action not in READ_ACTIONS and not op.mfa_verified:
+        raise PermissionDenied(MFA_NEEDED_MESSAGE)

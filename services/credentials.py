@@ -22,8 +22,10 @@ from services.users import IdentityDetail
 
 
 class MfaCheck(Protocol):
-    """Whether an identity has MFA, and whether a code is current (the MFA capability plugs in
-    here; a reset never bypasses an enrolled second factor)."""
+    """Whether an identity has MFA, and whether a code is current: a reset never bypasses an
+    enrolled second factor. The real one is ``services.mfa.check.TotpCheck``, the default of
+    ``services.reset``; its ``verify`` counts failures and uses the code up inside ``conn``,
+    so callers commit that transaction before acting on the answer."""
 
     def required(self, conn: Connection, subject: str) -> bool: ...
 
@@ -31,7 +33,7 @@ class MfaCheck(Protocol):
 
 
 class NoMfa:
-    """Until an identity can enrol MFA, nobody has it."""
+    """Nobody has MFA: for flows where the second factor was already checked elsewhere."""
 
     def required(self, conn: Connection, subject: str) -> bool:
         return False

@@ -19,7 +19,7 @@ from services.audit import Change
 from services.auth import record_failed_password
 from services.authz import SYSTEM, Action, Operator
 from services.context import Context
-from services.credentials import MfaCheck, NoMfa, apply_new_password
+from services.credentials import MfaCheck, apply_new_password
 from services.errors import InvalidInput, MfaCodeRequired
 from services.identity import login_key
 from services.store.schema import RESET_PURPOSES, identity, reset_request, reset_token
@@ -122,7 +122,7 @@ def force_reset(ctx: Context, op: Operator, key: str, *, reason: str = "",
 def complete_reset(ctx: Context, token: str, new_password: str, *, otp: str | None = None,
                    purpose: str | None = None, mfa: MfaCheck | None = None) -> str:
     """Set a new password with a reset token. Returns the subject id; signs nobody in."""
-    mfa = mfa or NoMfa()
+    mfa = mfa or _default_mfa(ctx)
     digest = token_hash(token)
     now = ctx.now()
     with ctx.store.read() as conn:
@@ -132,14 +132,13 @@ def complete_reset(ctx: Context, token: str, new_password: str, *, otp: str | No
             or row.expires_at <= now or (purpose is not None and row.purpose != purpose)):
         _refuse(ctx, row.subject if row else None, "unusable_code", now)
         raise InvalidInput(UNUSABLE_CODE_MESSAGE)
+    has_mfa = _second_factor(ctx, mfa, row.subject, otp, (
+        "This account has two-step verification: enter the current code from your "
+        "authenticator app as well as the reset code."))
     with ctx.store.write() as conn:
         detail = load_detail(conn, row.subject)
         if detail.status not in _RESETTABLE:
             raise InvalidInput(UNUSABLE_CODE_MESSAGE)
-        has_mfa = mfa.required(conn, detail.subject)
-        if has_mfa and not mfa.verify(conn, detail.subject, otp):
-            raise MfaCodeRequired("This account has two-step verification: enter the current "
-                                  "code from your authenticator app as well as the reset code.")
         # Consume first: of two completions at once, exactly one changes this row.
         consumed = conn.execute(
             update(reset_token).where(reset_token.c.id == row.id,
@@ -155,6 +154,25 @@ def complete_reset(ctx: Context, token: str, new_password: str, *, otp: str | No
     return detail.subject
 
 
+def _default_mfa(ctx: Context) -> MfaCheck:
+    from services.mfa.check import TotpCheck
+
+    return TotpCheck(ctx)
+
+
+def _second_factor(ctx: Context, mfa: MfaCheck, subject: str, otp: str | None,
+                   refusal: str) -> bool:
+    """Whether the identity has MFA; raises unless ``otp`` is current. The check commits in a
+    transaction of its own, so a refused code still counts towards the lockout and a used one
+    cannot be replayed, whatever happens to the password change after it."""
+    with ctx.store.write() as conn:
+        has_mfa = mfa.required(conn, subject)
+        accepted = has_mfa and mfa.verify(conn, subject, otp)
+    if has_mfa and not accepted:
+        raise MfaCodeRequired(refusal)
+    return has_mfa
+
+
 def _refuse(ctx: Context, subject: str | None, reason: str, now: datetime) -> None:
     with ctx.store.write() as conn:
         ctx.audit.append(conn, at=now, actor="anonymous", action="reset.complete",
@@ -168,7 +186,7 @@ def change_password(ctx: Context, op: Operator, current_password: str, new_passw
     from services.errors import SignInFailed
     from services.password_hash import verify_password
 
-    mfa = mfa or NoMfa()
+    mfa = mfa or _default_mfa(ctx)
     with ctx.store.read() as conn:
         stored = conn.execute(select(identity.c.password_hash).where(
             identity.c.subject == op.subject)).scalar_one_or_none()
@@ -177,10 +195,9 @@ def change_password(ctx: Context, op: Operator, current_password: str, new_passw
         # not allow unlimited guesses.
         record_failed_password(ctx, op.login_id, op.subject, "change_password_wrong_current")
         raise SignInFailed()
+    has_mfa = _second_factor(ctx, mfa, op.subject, otp,
+                             "Enter the current code from your authenticator app.")
     with ctx.store.write() as conn:
         detail = load_detail(conn, op.subject)
-        has_mfa = mfa.required(conn, detail.subject)
-        if has_mfa and not mfa.verify(conn, detail.subject, otp):
-            raise MfaCodeRequired("Enter the current code from your authenticator app.")
         apply_new_password(ctx, conn, op, detail, new_password, action="password.change",
                            has_mfa=has_mfa)

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, inspect, make_url, select
@@ -95,7 +96,14 @@ def ctx(db_url: str, clock: ManualClock) -> Iterator[Context]:
 
 @pytest.fixture
 def make_person(ctx: Context) -> Callable[..., Operator]:
-    """Create an identity with tool roles in an organisation and return it as an operator."""
+    """Create an identity with tool roles in an organisation and return it as an operator.
+
+    The operator is MFA-verified, as after a sign-in with a correct authenticator code
+    (``mfa_verified=True``): privileged services refuse anyone else (issue 6). Tests of the
+    second factor itself sign in through ``services.auth`` instead.
+    """
+    from dataclasses import replace
+
     from services.auth import operator_for
     from services.orgs import add_org
     from services.password_hash import hash_password
@@ -117,7 +125,7 @@ def make_person(ctx: Context) -> Callable[..., Operator]:
             ctx, SYSTEM, email or f"person{n}@{org.lower()}.example", "Test", f"Person{n}", org,
             [f"GATEHOUSE:{r}" for r in roles],
             password_hash=hash_password(password) if password else None)
-        return operator_for(detail)
+        return replace(operator_for(detail), mfa_verified=True)
 
     return make
 
@@ -169,11 +177,22 @@ class Cli:
     The subprocesses share a FileKeyring (a JSON file in the test's tmp dir); ``share_keys``
     copies this process's MemoryKeyring into it and ``adopt_keys`` copies it back, so a store
     set up on either side opens on the other.
+
+    Privileged changes need a sign-in with a second factor (issue 6), and a TOTP code works
+    once. So the first time an operator who holds the platform_admin or lso role acts on a
+    store (``--db``), the fixture enrols an authenticator for them in this process and starts
+    a command-line session (``services.mfa.cli_session``), which every later call passes in
+    GATEHOUSE_SESSION beside GATEHOUSE_OPERATOR and GATEHOUSE_PASSWORD. Operators whose
+    password is wrong, or who hold no privileged role, are left alone. Tests of the second
+    factor itself set ``auto_mfa = False``.
     """
 
     def __init__(self, tmp: Path) -> None:
         self.keyring_file = tmp / "cli-keyring.json"
         self.operator: tuple[str, str] | None = None
+        self.auto_mfa = True
+        # (store URL, login, password) -> session token
+        self.sessions: dict[tuple[str, str, str], str] = {}
         base = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
         base.update({
             "PYTHONPATH": str(REPO_ROOT),
@@ -185,20 +204,83 @@ class Cli:
         self.env = base
 
     def env_for(self, operator: tuple[str, str] | None = None,
-                extra: dict[str, str] | None = None) -> dict[str, str]:
+                extra: dict[str, str] | None = None,
+                args: tuple[str, ...] = ()) -> dict[str, str]:
         env = dict(self.env)
         who = operator or self.operator
         if who:
             env["GATEHOUSE_OPERATOR"], env["GATEHOUSE_PASSWORD"] = who
         env.update(extra or {})
+        # The session belongs to the operator and password finally given, if any.
+        login, password = env.get("GATEHOUSE_OPERATOR"), env.get("GATEHOUSE_PASSWORD")
+        if login and password is not None and "GATEHOUSE_SESSION" not in env:
+            token = self._session_for(args, (login, password))
+            if token:
+                env["GATEHOUSE_SESSION"] = token
         return env
+
+    def _session_for(self, args: tuple[str, ...], who: tuple[str, str]) -> str | None:
+        if not self.auto_mfa or not who[0] or "--db" not in args:
+            return None
+        db = args[args.index("--db") + 1]
+        key = (db, who[0], who[1])
+        if key not in self.sessions:
+            token = self.mfa_session(db, who)
+            if token is None:
+                return None
+            self.sessions[key] = token
+        return self.sessions[key]
+
+    def mfa_session(self, db: str, who: tuple[str, str]) -> str | None:
+        """Enrol ``who`` (a privileged person with this password) on the store and start a
+        command-line session; None, with nothing changed, for anyone else."""
+        import pyotp
+
+        from services.auth import MfaStep, complete_enrolment, sign_in
+        from services.authz import Role
+        from services.errors import GatehouseError
+        from services.identity import login_key
+        from services.mfa.cli_session import issue_cli_session
+        from services.mfa.enrolment import start_enrolment
+        from services.password_hash import verify_password
+        from services.store.schema import identity
+        from services.users import load_detail
+
+        self.adopt_keys()
+        try:
+            ctx = open_context(db, create=False)
+        except GatehouseError:
+            return None  # no store yet
+        try:
+            with ctx.store.read() as conn:
+                row = conn.execute(select(identity.c.subject, identity.c.password_hash).where(
+                    identity.c.login_id == login_key(who[0]),
+                    identity.c.status != "deleted")).one_or_none()
+            # Checked without sign_in, so that a wrong password or someone who needs no
+            # second factor leaves no failure and no event behind.
+            if row is None or not verify_password(who[1], row.password_hash):
+                return None
+            with ctx.store.read() as conn:
+                detail = load_detail(conn, row.subject)
+            if not detail.tool_roles & {Role.PLATFORM_ADMIN, Role.LSO}:
+                return None
+            session = sign_in(ctx, *who)
+            if session.mfa is MfaStep.CODE_NEEDED:
+                return None  # the test enrolled them itself
+            enrolment = start_enrolment(ctx, session.operator)
+            # The subprocesses run on the system clock, and so does this context.
+            code = pyotp.TOTP(enrolment.secret).now()
+            session, _ = complete_enrolment(ctx, session, code)
+            return issue_cli_session(ctx, session.operator).token
+        finally:
+            ctx.close()
 
     def __call__(self, *args: str, stdin: str = "", operator: tuple[str, str] | None = None,
                  extra_env: dict[str, str] | None = None, timeout: float = 180) -> CliResult:
         # Bytes, decoded here: text mode would turn the CSV's CR LF into LF.
         done = subprocess.run(
             [sys.executable, "main.py", *args], cwd=REPO_ROOT, input=stdin.encode(),
-            capture_output=True, env=self.env_for(operator, extra_env), timeout=timeout,
+            capture_output=True, env=self.env_for(operator, extra_env, args), timeout=timeout,
             check=False)
         return CliResult(done.returncode, done.stdout.decode(), done.stderr.decode())
 
@@ -213,7 +295,7 @@ class Cli:
         runs = [subprocess.Popen(
             [sys.executable, "main.py", *spec.args], cwd=REPO_ROOT, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=self.env_for(spec.operator or operator, spec.extra_env))
+            env=self.env_for(spec.operator or operator, spec.extra_env, spec.args))
             for spec in specs]
         results = []
         for run, spec in zip(runs, specs, strict=True):
@@ -225,7 +307,7 @@ class Cli:
         return subprocess.Popen(
             [sys.executable, "main.py", *args], cwd=REPO_ROOT, text=True,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=self.env_for(operator))
+            env=self.env_for(operator, args=args))
 
     def file_entries(self) -> dict[str, str]:
         if not self.keyring_file.exists():
@@ -331,3 +413,21 @@ def _audit_secret_scan(request: pytest.FixtureRequest) -> Iterator[None]:
     leaks = audit_leaks(url, values)
     if leaks:
         pytest.fail("secrets found in the audit trail: " + "; ".join(leaks[:10]), pytrace=False)
+
+
+def enrol_verified(ctx: Context, session: Any, secrets_seen: set[str] | None = None) -> Any:
+    """Enrol an authenticator for a signed-in person through the real services, at the store's
+    clock, and return their ``VERIFIED`` session (``services.auth``). The secret and recovery
+    codes are added to ``secrets_seen`` so the audit scan looks for them too."""
+    import pyotp
+
+    from services.auth import complete_enrolment
+    from services.mfa.enrolment import start_enrolment
+
+    enrolment = start_enrolment(ctx, session.operator)
+    verified, confirmed = complete_enrolment(ctx, session,
+                                             pyotp.TOTP(enrolment.secret).at(ctx.now()))
+    if secrets_seen is not None:
+        secrets_seen.add(enrolment.secret)
+        secrets_seen.update(confirmed.recovery_codes)
+    return verified

@@ -23,7 +23,7 @@ from services.setup import init_admin
 from services.store.schema import audit_event
 from services.users import rename_identity
 from services.vault import KeyAccess, load_master_key, write_key_file
-from tests.conftest import audit_leaks
+from tests.conftest import audit_leaks, enrol_verified
 
 ADMIN_PASSWORD = "violet tractor mountain lantern"
 WRONG_PASSWORD = "violet tractor mountain lantern?"
@@ -46,7 +46,10 @@ def test_signing_in_setting_up_and_key_files_leave_no_secret_in_the_audit_trail(
         with pytest.raises(AccountLocked):
             sign_in(ctx, "dana.admin@xoserve.example", ADMIN_PASSWORD)
         unlock_signin(ctx, SYSTEM, "dana.admin@xoserve.example")
-        operator = sign_in(ctx, "dana.admin@xoserve.example", ADMIN_PASSWORD).operator
+        # Privileged changes need a second factor: enrol one (its secret and recovery codes join
+        # the scan).
+        operator = enrol_verified(ctx, sign_in(ctx, "dana.admin@xoserve.example",
+                                               ADMIN_PASSWORD), secrets_to_scan).operator
         rename_identity(ctx, operator, admin.subject, admin.version, "Dana", "Admin-Smith")
 
         accounts = first_run(ctx, operator, users=3)

@@ -11,12 +11,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from services.auth import sign_in
 from services.authz import SYSTEM
 from services.cli.main import main
 from services.mail.outbox import enqueue
+from services.mfa.cli_session import issue_cli_session
 from services.settings import get_secret
 from services.store.schema import audit_event, store_meta
 from services.users import get_identity
+from tests.conftest import enrol_verified
 
 ADMIN_PASSWORD = "Lantern-Harbour-Quiet-Ferry-31"
 SMTP_PASSWORD = "Relay-Password-Harbour-42"
@@ -33,6 +36,10 @@ def mail_cli(ctx, db_url, make_person, clock, monkeypatch, capsys, secrets_to_sc
     # The CLI runs on the system clock: bring the test clock to just before it, so that
     # messages queued here are due there.
     clock.advance(datetime.now(UTC) - clock.now() - timedelta(minutes=1))
+    # Mail settings are privileged: the admin signs in with a second factor once, and the
+    # commands share that command-line session (a TOTP code works only once).
+    verified = enrol_verified(ctx, sign_in(ctx, admin.login_id, ADMIN_PASSWORD), secrets_to_scan)
+    monkeypatch.setenv("GATEHOUSE_SESSION", issue_cli_session(ctx, verified.operator).token)
 
     def run(*argv: str, stdin: str = "") -> tuple[int, str, str]:
         monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
@@ -122,6 +129,7 @@ def test_send_pending_exits_1_when_mail_cannot_go(ctx, mail_cli, make_person) ->
 def test_mail_commands_need_the_mail_role(ctx, mail_cli, make_person, monkeypatch) -> None:
     person = make_person("security_reviewer", password=ADMIN_PASSWORD)
     monkeypatch.setenv("GATEHOUSE_OPERATOR", person.login_id)
+    monkeypatch.delenv("GATEHOUSE_SESSION")  # the admin's: act as the reviewer instead
     for argv in (("mail", "send-pending"), ("mail", "settings", "show"),
                  ("mail", "settings", "set", "smtp_host", "x.example")):
         code, _, err = mail_cli(*argv)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
+    from services.auth import Session
     from services.authz import Operator
     from services.context import Context
 
@@ -60,8 +61,8 @@ def open_ctx(args: argparse.Namespace, *, create: bool = False) -> Context:
     return open_context(args.db, access=KeyAccess.from_env(args.key_file), create=create)
 
 
-def operator(ctx: Context) -> Operator:
-    """The acting person, signed in from GATEHOUSE_OPERATOR and GATEHOUSE_PASSWORD."""
+def password_sign_in(ctx: Context, *, with_otp: bool = True) -> Session:
+    """Sign in from GATEHOUSE_OPERATOR and GATEHOUSE_PASSWORD, and GATEHOUSE_OTP if set."""
     from services.auth import sign_in
     from services.errors import InvalidInput
 
@@ -70,7 +71,46 @@ def operator(ctx: Context) -> Operator:
     if not login or password is None:
         raise InvalidInput("This command acts as a signed-in person: set GATEHOUSE_OPERATOR to "
                            "your email and GATEHOUSE_PASSWORD to your password.")
-    return sign_in(ctx, login, password).operator
+    otp = (os.environ.get("GATEHOUSE_OTP") or None) if with_otp else None
+    return sign_in(ctx, login, password, otp=otp)
+
+
+def operator(ctx: Context, *, enrolling: bool = False) -> Operator:
+    """The acting person.
+
+    GATEHOUSE_SESSION (from ``python main.py signin``) names a live command-line session;
+    otherwise the person signs in from GATEHOUSE_OPERATOR and GATEHOUSE_PASSWORD, with
+    GATEHOUSE_OTP when they have an authenticator. A TOTP code works once, so a script running
+    several commands signs in once and passes the session on. Someone whose enrolment is
+    overdue gets no further than the enrolment commands (``enrolling``).
+    """
+    from services.auth import MfaStep
+    from services.authz import RESTRICTED_MESSAGES, Restriction
+    from services.errors import InvalidInput, PermissionDenied
+
+    token = os.environ.get("GATEHOUSE_SESSION")
+    if token:
+        from services.mfa.cli_session import resume_cli_session
+
+        op = resume_cli_session(ctx, token)
+    else:
+        session = password_sign_in(ctx)
+        if session.mfa is MfaStep.CODE_NEEDED:
+            raise InvalidInput("Your account uses two-step verification: set GATEHOUSE_OTP to "
+                               "the code your authenticator app shows now, or sign in once "
+                               "with python main.py signin and pass GATEHOUSE_SESSION on.")
+        op = session.operator
+    if op.restriction is Restriction.ENROL_ONLY and not enrolling:
+        raise PermissionDenied(RESTRICTED_MESSAGES[Restriction.ENROL_ONLY])
+    return op
+
+
+def read_code(prompt: str = "Code from your authenticator app") -> str:
+    """A one-time code from stdin (first line) or, at a terminal, typed once without echo."""
+    if sys.stdin is None or not sys.stdin.isatty():
+        line = sys.stdin.readline() if sys.stdin else ""
+        return line.strip()
+    return getpass.getpass(f"{prompt}: ").strip()
 
 
 def read_secret(prompt: str) -> str:

@@ -382,4 +382,190 @@ email_change = Table(
 
 # ---- MFA (migration 0004) -------------------------------------------------------------------
 
+MFA_CREDENTIAL_STATUSES = ("pending", "active", "retired")
+
+# A TOTP authenticator. The seed is sealed by the vault (context "mfa-seed:<subject>") and only
+# decrypted to verify a code; last_step is the time step of the last accepted code, and no code
+# of that step or an earlier one is accepted again (RFC 6238 s5.2; FreeIPA's watermark).
+mfa_credential = Table(
+    "mfa_credential",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subject", ForeignKey("identity.subject", ondelete="CASCADE"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("seed_sealed", Text, nullable=False),
+    Column("algorithm", String(8), nullable=False),
+    Column("digits", Integer, nullable=False),
+    Column("period", Integer, nullable=False),
+    Column("last_step", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("confirmed_at", UTCDateTime, nullable=True),
+    Column("retired_at", UTCDateTime, nullable=True),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    CheckConstraint("status IN ('pending','active','retired')", name="status_known"),
+    CheckConstraint("algorithm IN ('SHA1','SHA256','SHA512')", name="algorithm_known"),
+    # At most one authenticator in use and one being enrolled per identity, by the database.
+    Index("uq_mfa_credential_active", "subject", unique=True,
+          sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
+    Index("uq_mfa_credential_pending", "subject", unique=True,
+          sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+)
+
+# Per identity: the enrolment deadline, and the failure counter shared by every session and
+# process (ASVS 6.5 / NIST 800-63B 5.2.2), with the lockout count that makes the pause grow.
+mfa_account = Table(
+    "mfa_account",
+    metadata,
+    Column("subject", ForeignKey("identity.subject", ondelete="CASCADE"), primary_key=True),
+    Column("enrol_by", UTCDateTime, nullable=True),
+    Column("failures", Integer, nullable=False, server_default=text("0")),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("lockouts", Integer, nullable=False, server_default=text("0")),
+    Column("reset_at", UTCDateTime, nullable=True),  # last admin reset (lost device)
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+)
+
+# Recovery codes: only a keyed HMAC of each is stored; each works once.
+recovery_code = Table(
+    "recovery_code",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subject", ForeignKey("identity.subject", ondelete="CASCADE"), nullable=False),
+    Column("credential_id", ForeignKey("mfa_credential.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Index("ix_recovery_code_subject", "subject"),
+)
+
+# An enrolment campaign: a platform admin requires a population to enrol by a date.
+mfa_campaign = Table(
+    "mfa_campaign",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("role", String(32), nullable=False),
+    Column("org_codes", Text, nullable=False),  # JSON list; empty: every organisation
+    Column("enrol_by", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(320), nullable=False),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+)
+
+mfa_campaign_target = Table(
+    "mfa_campaign_target",
+    metadata,
+    Column("campaign_id", ForeignKey("mfa_campaign.id", ondelete="CASCADE"), primary_key=True),
+    Column("subject", ForeignKey("identity.subject", ondelete="CASCADE"), primary_key=True),
+    Column("added_at", UTCDateTime, nullable=False),
+    Column("reminded_at", UTCDateTime, nullable=True),
+    Index("ix_mfa_campaign_target_subject", "subject"),
+)
+
+# A command-line session (python main.py signin): a TOTP code works once, so a script signs in
+# once and passes the token on. Only the token's SHA-256 is kept; it expires.
+cli_session = Table(
+    "cli_session",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("subject", ForeignKey("identity.subject", ondelete="CASCADE"), nullable=False),
+    Column("mfa_verified", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index("ix_cli_session_subject", "subject"),
+)
+
 # ---- legacy migration (migration 0005) ------------------------------------------------------
+
+MIGRATION_RUN_STATUSES = ("running", "cancelled", "done")
+MIGRATION_OUTCOMES = ("created", "linked")
+
+# One row per signed-off plan that a run has started. The plan file stays the record of what
+# was decided; this row pins it (plan digest, source SHA-256) so that a resumed run refuses a
+# different plan under the same id, and says how far the run is.
+migration_run = Table(
+    "migration_run",
+    metadata,
+    Column("plan_id", String(36), primary_key=True),
+    Column("plan_digest", String(64), nullable=False),
+    Column("source_sha256", String(64), nullable=False),
+    Column("source_name", String(255), nullable=False),
+    Column("system", String(64), nullable=False),  # the legacy system (policy ``system``)
+    Column("signed_off_by", String(320), nullable=False),
+    Column("signed_off_at", UTCDateTime, nullable=False),
+    Column("batch_size", Integer, nullable=False),
+    Column("total_batches", Integer, nullable=False),
+    Column("total_identities", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_by", String(320), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    CheckConstraint("status IN ('running','cancelled','done')", name="status_known"),
+)
+
+# One row per completed batch, written in the batch's own transaction: a batch is done exactly
+# when its row exists, so a run killed at any moment resumes at the first batch without one.
+# Batch n covers identities [first_identity, first_identity + identities) in the plan's
+# derivation order.
+migration_batch = Table(
+    "migration_batch",
+    metadata,
+    Column("plan_id", ForeignKey("migration_run.plan_id"), primary_key=True),
+    Column("batch_no", Integer, primary_key=True, autoincrement=False),
+    Column("first_identity", Integer, nullable=False),
+    Column("identities", Integer, nullable=False),
+    Column("created", Integer, nullable=False),
+    Column("linked", Integer, nullable=False),  # legacy rows added to an existing identity
+    Column("merged", Integer, nullable=False),  # confirmed merges applied
+    Column("skipped", Integer, nullable=False),  # already migrated, or a collision left alone
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("audit_event_id", String(36), nullable=False),  # the batch's audit event
+)
+
+# Legacy account → the identity it became. The primary key makes a run idempotent: a legacy
+# id already here is skipped, whichever run or plan put it there.
+legacy_account = Table(
+    "legacy_account",
+    metadata,
+    Column("system", String(64), primary_key=True),
+    Column("legacy_id", String(64), primary_key=True),
+    Column("subject", ForeignKey("identity.subject"), nullable=False),
+    Column("plan_id", ForeignKey("migration_run.plan_id"), nullable=False),
+    Column("source_row", Integer, nullable=False),
+    Column("legacy_login", String(320), nullable=False),  # the row's login ID, normalised
+    Column("legacy_status", String(16), nullable=False),  # active | disabled, as mapped
+    Column("migrated_at", UTCDateTime, nullable=False),
+    Index("ix_legacy_account_subject", "subject"),
+)
+
+# One row per identity a migration created (or linked legacy accounts to): what progress to
+# completion is tracked by, per organisation and size band, and where the one outstanding
+# migration reset token and the one notification are recorded. Both are unique: a resumed or
+# repeated run cannot issue a second token or queue a second e-mail for the same identity; a
+# reminder replaces ``reset_token_id`` (revoking the old token) in one transaction.
+migration_identity = Table(
+    "migration_identity",
+    metadata,
+    Column("subject", ForeignKey("identity.subject", ondelete="CASCADE"), primary_key=True),
+    Column("plan_id", ForeignKey("migration_run.plan_id"), nullable=False),
+    Column("batch_no", Integer, nullable=False),
+    Column("organisation_id", ForeignKey("organisation.id"), nullable=False),
+    Column("size_band", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("requires_mfa", Boolean, nullable=False),  # an LSO: must enrol MFA
+    Column("reset_token_id", ForeignKey("reset_token.id"), nullable=True, unique=True),
+    Column("notice_outbox_id", ForeignKey("outbox.id"), nullable=True, unique=True),
+    Column("migrated_at", UTCDateTime, nullable=False),
+    Column("reminders", Integer, nullable=False, server_default=text("0")),
+    Column("last_reminded_at", UTCDateTime, nullable=True),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    CheckConstraint("outcome IN ('created','linked')", name="outcome_known"),
+    CheckConstraint("size_band IN ('large','medium','small')", name="size_band_known"),
+    Index("ix_migration_identity_org_band", "organisation_id", "size_band"),
+    Index("ix_migration_identity_plan_batch", "plan_id", "batch_no"),
+)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
-from services.auth import Session, sign_in
+from services.auth import MfaStep, Session, operator_for, sign_in
 from services.context import Context
 from ui import alerts
 from ui.task_runner import TaskRunner
@@ -59,11 +59,18 @@ def runner(qapp: object, shown: Alerts) -> Iterator[TaskRunner]:
 
 @pytest.fixture
 def session_for(ctx: Context, make_person: Callable[..., object]) -> Callable[..., Session]:
-    """A signed-in session of a new person with the given tool roles."""
+    """A signed-in session of a new person with the given tool roles.
+
+    The password is checked by ``sign_in``; the second factor is taken as proved (the session
+    is ``VERIFIED``), as if the person had entered their authenticator code, so that pages of
+    privileged roles work. The MFA wizard's own tests enrol for real.
+    """
 
     def make(*roles: str, org: str = "XOS", email: str | None = None) -> Session:
         person = make_person(*roles, org=org, password=PASSWORD, email=email)
-        return sign_in(ctx, person.login_id, PASSWORD)  # type: ignore[attr-defined]
+        session = sign_in(ctx, person.login_id, PASSWORD)  # type: ignore[attr-defined]
+        return replace(session, mfa=MfaStep.VERIFIED, enrol_by=None,
+                       operator=replace(operator_for(session.identity), mfa_verified=True))
 
     return make
 

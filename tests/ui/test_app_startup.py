@@ -104,7 +104,9 @@ def test_no_keyring_offers_a_key_file_then_signs_in(
     window = controller.window
     assert window is not None
     qtbot.addWidget(window)
-    assert window.keys == ["users", "orgs", "passwords", "intake", "audit", "account"]
+    # A first sign-in is in the MFA grace period, not verified: the pages of privileged
+    # changes (the reset-request queue) stay hidden until the admin enrols (issue 6).
+    assert window.keys == ["users", "orgs", "passwords", "compliance", "audit", "account"]
     qtbot.waitUntil(lambda: not runner.busy, timeout=30_000)
     shown[0].close()
     controller.shutdown()
