@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QVB
 
 from ui.appearance import icon
 from ui.change_password_dialog import ChangePasswordDialog
+from ui.mfa_account_section import MfaAccountSection
 from ui.profile_editor import ProfileEditor
 from ui.task_runner import TaskControl, TaskRunner
 from ui.users_model import STATUS_TEXT
@@ -25,6 +26,7 @@ ROLE_TEXT = {"platform_admin": "Platform admin", "lso": "Local security officer"
 
 class AccountPage(QWidget):
     refreshed = Signal()
+    session_changed = Signal(object)  # Session: two-step verification was set up here
 
     def __init__(self, ctx: Context, session: Session, runner: TaskRunner,
                  parent: QWidget | None = None) -> None:
@@ -71,6 +73,10 @@ class AccountPage(QWidget):
         layout.addWidget(self.profile)
         layout.addSpacing(12)
         layout.addLayout(actions)
+        layout.addSpacing(12)
+        self.mfa = MfaAccountSection(ctx, session, runner)
+        self.mfa.session_changed.connect(self.session_changed)
+        layout.addWidget(self.mfa)
         layout.addStretch(1)
         self._show(session.identity)
         self.profile.show_detail(session.identity)
@@ -99,6 +105,7 @@ class AccountPage(QWidget):
             return get_identity(ctx, op, op.subject)
 
         self._runner.submit(work, owner=self, on_result=self._refreshed)
+        self.mfa.load()
 
     def _refreshed(self, detail: IdentityDetail) -> None:
         self._show(detail)

@@ -154,8 +154,15 @@ class StartupController(QObject):
         from ui.main_window import MainWindow
 
         assert self.ctx is not None
+        previous = self.window
         self.window = MainWindow(self.ctx, session, self.runner)
+        # Two-step verification set up from inside the window: its pages were built for the
+        # unverified session, so a new window replaces it.
+        self.window.session_changed.connect(self._signed_in)
         self.window.show()
+        if previous is not None:
+            previous.close()
+            previous.deleteLater()
 
     def shutdown(self) -> None:
         self.runner.wait_for_done(30_000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -36,6 +37,7 @@ PAGES = (
     ("orgs", "Organisations", "organisations"),
     ("passwords", "Passwords", "passwords"),
     ("intake", "Reset requests", "intake"),
+    ("mfa", "MFA", "mfa"),
     ("compliance", "Compliance", "compliance"),
     ("audit", "Audit", "audit"),
     ("account", "My account", "account"),
@@ -54,6 +56,9 @@ def visible_pages(op: Operator) -> list[str]:
     keys.append("passwords")  # the policy and the tester are for everyone who signs in
     if allowed(op, Action.INTAKE_REVIEW):
         keys.append("intake")
+    # Admins and reviewers see every organisation, an LSO their own (issue 6).
+    if allowed(op, Action.MFA_READ) or allowed(op, Action.MFA_READ, org_id=op.organisation_id):
+        keys.append("mfa")
     if op.roles & {Role.PLATFORM_ADMIN, Role.SECURITY_REVIEWER}:
         keys.append("compliance")
     if allowed(op, Action.AUDIT_READ):
@@ -71,6 +76,10 @@ def role_text(op: Operator) -> str:
 
 
 class MainWindow(QMainWindow):
+    # The person set up two-step verification here: the session is now VERIFIED, and the
+    # pages built for the unverified one should be rebuilt (``ui.app`` opens a new window).
+    session_changed = Signal(object)  # Session
+
     def __init__(self, ctx: Context, session: Session, runner: TaskRunner,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -108,7 +117,10 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.nav)
         content = QWidget()
         content.setObjectName("content")
-        content_layout = QHBoxLayout(content)
+        content_layout = QVBoxLayout(content)
+        self.mfa_banner = self._mfa_banner()
+        if self.mfa_banner is not None:
+            content_layout.addWidget(self.mfa_banner)
         content_layout.addWidget(self.stack)
         layout.addWidget(content, 1)
         self.setCentralWidget(central)
@@ -128,6 +140,17 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(0)
         self.nav.setFocus()
 
+    def _mfa_banner(self) -> QWidget | None:
+        """While two-step verification is due (ENROL_SOON): say so, and offer the wizard."""
+        from services.auth import MfaStep
+        from ui.mfa_banner import MfaBanner
+
+        if self._session.mfa is not MfaStep.ENROL_SOON:
+            return None
+        banner = MfaBanner(self._ctx, self._session, self._runner)
+        banner.enrolled.connect(self.session_changed)
+        return banner
+
     def _make_page(self, key: str) -> QWidget:
         ctx, op, runner = self._ctx, self._session.operator, self._runner
         if key == "users":
@@ -138,13 +161,19 @@ class MainWindow(QMainWindow):
             return PasswordsPage(self._session, runner)
         if key == "intake":
             return IntakePage(ctx, op, runner)
+        if key == "mfa":
+            from ui.mfa_page import MfaPage
+
+            return MfaPage(ctx, op, runner)
         if key == "compliance":
             from ui.compliance_page import CompliancePage
 
             return CompliancePage(runner, ctx, op)
         if key == "audit":
             return AuditPage(ctx, op, runner)
-        return AccountPage(ctx, self._session, runner)
+        account = AccountPage(ctx, self._session, runner)
+        account.session_changed.connect(self.session_changed)
+        return account
 
     def show_page(self, key: str) -> QWidget:
         self.nav.setCurrentRow(self.keys.index(key))

@@ -3,11 +3,14 @@ people who can sign in (on every store backend, through the ``ctx`` fixture)."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -93,3 +96,15 @@ def mailed_codes(ctx: Context, address: str) -> list[str]:
         body = ctx.vault.decrypt(sealed, "outbox-body").decode()
         codes.extend(dict.fromkeys(re.findall(r"[A-Za-z0-9_-]{43}", body)))
     return codes
+
+
+def save_screenshot(widget: QWidget, name: str, folder: Path) -> Path:
+    """Render ``widget`` to ``name``.png for review: under GATEHOUSE_SCREENSHOT_DIR when set,
+    else the test's own temporary folder."""
+    target = Path(os.environ.get("GATEHOUSE_SCREENSHOT_DIR") or folder)
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / f"{name}.png"
+    image = widget.grab()
+    assert not image.isNull() and image.width() > 100
+    assert image.save(str(path))
+    return path

@@ -17,11 +17,11 @@ from ui.users_page import UsersPage
 
 
 @pytest.mark.parametrize(("roles", "pages"), [
-    (("platform_admin",), ["Users", "Organisations", "Passwords", "Reset requests",
+    (("platform_admin",), ["Users", "Organisations", "Passwords", "Reset requests", "MFA",
                            "Compliance", "Audit", "My account"]),
-    (("security_reviewer",), ["Users", "Organisations", "Passwords", "Compliance", "Audit",
-                              "My account"]),
-    (("lso",), ["Users", "Passwords", "My account"]),
+    (("security_reviewer",), ["Users", "Organisations", "Passwords", "MFA", "Compliance",
+                              "Audit", "My account"]),
+    (("lso",), ["Users", "Passwords", "MFA", "My account"]),
     ((), ["Passwords", "My account"]),
 ])
 def test_navigation_shows_what_the_role_may_use(qtbot: QtBot, ctx: Context, runner: TaskRunner,
@@ -48,8 +48,10 @@ def test_keyboard_navigation(qtbot: QtBot, ctx: Context, runner: TaskRunner,
     qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
     assert window.stack.currentWidget() is window.pages["intake"]
     qtbot.keyClick(window, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
-    assert window.stack.currentWidget() is window.pages["compliance"]
+    assert window.stack.currentWidget() is window.pages["mfa"]
     qtbot.keyClick(window, Qt.Key.Key_6, Qt.KeyboardModifier.ControlModifier)
+    assert window.stack.currentWidget() is window.pages["compliance"]
+    qtbot.keyClick(window, Qt.Key.Key_7, Qt.KeyboardModifier.ControlModifier)
     assert window.stack.currentWidget() is window.pages["audit"]
     window.nav.setFocus()
     qtbot.keyClick(window.nav, Qt.Key.Key_Down)
