@@ -19,15 +19,19 @@ from services.cli import (
     check,
     identity,
     mail,
+    mfa,
+    migrate,
     password,
     profile,
     reset,
+    session,
     setup,
     users,
 )
 from services.cli.common import Groups, Parser, UsageError
 
-GROUPS = (setup, users, identity, profile, account, password, reset, mail, audit, check)
+GROUPS = (setup, users, identity, profile, account, password, reset, mail, audit, check, mfa,
+          session, migrate)
 
 
 def build_parser() -> argparse.ArgumentParser:

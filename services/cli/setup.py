@@ -43,6 +43,20 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo_legacy(args: argparse.Namespace) -> int:
+    from services.migration.legacy_export import write_export_file
+
+    summary = write_export_file(Path(args.out), users=args.users, seed=args.seed,
+                                fmt=args.format, duplicate_rate=args.duplicates,
+                                broken_rate=args.broken)
+    emit(args, {"file": args.out, "format": args.format, "seed": args.seed,
+                **summary.as_dict()},
+         f"Wrote a synthetic legacy export of {summary.rows:,} rows to {args.out} (seed "
+         f"{args.seed}): {summary.as_dict()['duplicate_rows']:,} duplicate accounts, "
+         f"{summary.as_dict()['broken_rows']:,} broken rows.")
+    return 0
+
+
 def cmd_key_export(args: argparse.Namespace) -> int:
     from services.errors import InvalidInput
     from services.vault import key_id_of, load_master_key, write_key_file
@@ -97,6 +111,17 @@ def register(cli: Groups) -> None:
     p = cli.command(demo, "seed", cmd_demo_seed, "add seeded synthetic organisations and users")
     p.add_argument("--users", type=int, default=200, metavar="N")
     p.add_argument("--seed", type=int, default=1, metavar="S")
+
+    p = cli.command(demo, "legacy", cmd_demo_legacy, "write a synthetic legacy user export "
+                    "(duplicates, broken rows; deterministic for a seed) to migrate")
+    p.add_argument("--users", type=int, default=1000, metavar="N", help="rows to write")
+    p.add_argument("--seed", type=int, default=1, metavar="S")
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    p.add_argument("--duplicates", type=float, default=0.08, metavar="RATE",
+                   help="share of rows that are another account of someone (default 0.08)")
+    p.add_argument("--broken", type=float, default=0.02, metavar="RATE",
+                   help="share of rows that are broken (default 0.02)")
 
     key = cli.group("key", "the store's master key (for a shared store)")
     p = cli.command(key, "export", cmd_key_export, "write the master key to a passphrase-protected "

@@ -1,0 +1,1 @@
+"""Moving legacy accounts into the identity store: the export, reader, plan and run."""
