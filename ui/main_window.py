@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 PAGES = (
     ("users", "Users", "users"),
     ("orgs", "Organisations", "organisations"),
+    ("migration", "Migration", "migration"),
     ("passwords", "Passwords", "passwords"),
     ("intake", "Reset requests", "intake"),
     ("mfa", "MFA", "mfa"),
@@ -53,6 +54,8 @@ def visible_pages(op: Operator) -> list[str]:
         keys.append("users")  # an LSO sees their own organisation: the service scopes it
     if op.roles & {Role.PLATFORM_ADMIN, Role.SECURITY_REVIEWER}:
         keys.append("orgs")
+    if allowed(op, Action.MIGRATION_READ):
+        keys.append("migration")  # admins run it; reviewers read runs and tracking
     keys.append("passwords")  # the policy and the tester are for everyone who signs in
     if allowed(op, Action.INTAKE_REVIEW):
         keys.append("intake")
@@ -157,6 +160,10 @@ class MainWindow(QMainWindow):
             return UsersPage(ctx, op, runner)
         if key == "orgs":
             return OrgsPage(ctx, op, runner)
+        if key == "migration":
+            from ui.migration_page import MigrationPage
+
+            return MigrationPage(ctx, op, runner)
         if key == "passwords":
             return PasswordsPage(self._session, runner)
         if key == "intake":

@@ -110,8 +110,8 @@ def test_no_keyring_offers_a_key_file_then_signs_in(
     qtbot.addWidget(window)
     # Not verified: the pages of privileged changes (the reset-request queue) stay hidden
     # until the admin enrols, and a banner offers the wizard.
-    assert window.keys == ["users", "orgs", "passwords", "mfa", "compliance", "audit",
-                           "account"]
+    assert window.keys == ["users", "orgs", "migration", "passwords", "mfa", "compliance",
+                           "audit", "account"]
     assert window.mfa_banner is not None and window.mfa_banner.isVisible()
     qtbot.waitUntil(lambda: not runner.busy, timeout=30_000)
     shown[0].close()

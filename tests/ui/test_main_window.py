@@ -17,10 +17,10 @@ from ui.users_page import UsersPage
 
 
 @pytest.mark.parametrize(("roles", "pages"), [
-    (("platform_admin",), ["Users", "Organisations", "Passwords", "Reset requests", "MFA",
-                           "Compliance", "Audit", "My account"]),
-    (("security_reviewer",), ["Users", "Organisations", "Passwords", "MFA", "Compliance",
-                              "Audit", "My account"]),
+    (("platform_admin",), ["Users", "Organisations", "Migration", "Passwords",
+                           "Reset requests", "MFA", "Compliance", "Audit", "My account"]),
+    (("security_reviewer",), ["Users", "Organisations", "Migration", "Passwords", "MFA",
+                              "Compliance", "Audit", "My account"]),
     (("lso",), ["Users", "Passwords", "MFA", "My account"]),
     ((), ["Passwords", "My account"]),
 ])
@@ -44,14 +44,16 @@ def test_keyboard_navigation(qtbot: QtBot, ctx: Context, runner: TaskRunner,
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
     assert window.stack.currentWidget() is window.pages["users"]
     qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
-    assert window.stack.currentWidget() is window.pages["passwords"]
+    assert window.stack.currentWidget() is window.pages["migration"]
     qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
-    assert window.stack.currentWidget() is window.pages["intake"]
+    assert window.stack.currentWidget() is window.pages["passwords"]
     qtbot.keyClick(window, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
-    assert window.stack.currentWidget() is window.pages["mfa"]
+    assert window.stack.currentWidget() is window.pages["intake"]
     qtbot.keyClick(window, Qt.Key.Key_6, Qt.KeyboardModifier.ControlModifier)
-    assert window.stack.currentWidget() is window.pages["compliance"]
+    assert window.stack.currentWidget() is window.pages["mfa"]
     qtbot.keyClick(window, Qt.Key.Key_7, Qt.KeyboardModifier.ControlModifier)
+    assert window.stack.currentWidget() is window.pages["compliance"]
+    qtbot.keyClick(window, Qt.Key.Key_8, Qt.KeyboardModifier.ControlModifier)
     assert window.stack.currentWidget() is window.pages["audit"]
     window.nav.setFocus()
     qtbot.keyClick(window.nav, Qt.Key.Key_Down)
