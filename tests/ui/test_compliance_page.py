@@ -298,7 +298,9 @@ def test_logs_tab_lockout_by_organisation_and_drill_down(
                             lambda _parent, _suggested, target=target: target)
         tab.save_button.click()
         assert target.exists() and target.stat().st_size > 500
-    assert (tmp_path / "lockout.pdf").read_bytes().startswith(b"%PDF")
+    pdf = (tmp_path / "lockout.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    assert b"/Subtype /Image" in pdf  # the chart, drawn from the report's SVG
     assert "<svg" in (tmp_path / "lockout.html").read_text()
 
 
