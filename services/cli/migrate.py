@@ -209,9 +209,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_by_month(args: argparse.Namespace) -> int:
+    from services.migration.monthly import completion_by_month
+
+    ctx = open_ctx(args)
+    try:
+        rows = completion_by_month(ctx, operator(ctx))
+    finally:
+        ctx.close()
+    text = table([(r.month, r.size_band, f"{r.migrated:,}", f"{r.completed:,}",
+                   f"{r.migrated_to_date:,}", f"{r.completed_to_date:,}",
+                   f"{r.completed_percent:.1f} %") for r in rows],
+                 ("MONTH", "SIZE", "MIGRATED", "COMPLETED", "MIGRATED TO DATE",
+                  "COMPLETED TO DATE", "DONE")) if rows else "No migration has been run yet."
+    emit(args, {"months": [r.as_dict() for r in rows]}, text)
+    return 0
+
+
 def cmd_progress(args: argparse.Namespace) -> int:
     from services.migration.tracking import completion, totals
 
+    if args.by_month:
+        return _progress_by_month(args)
     ctx = open_ctx(args)
     try:
         rows = completion(ctx, operator(ctx))
@@ -294,8 +313,10 @@ def register(cli: Groups) -> None:
     p.add_argument("--policy", metavar="TOML", help=argparse.SUPPRESS)
 
     cli.command(group, "status", cmd_status, "the runs in this store: batches done, outcomes")
-    cli.command(group, "progress", cmd_progress, "completion per organisation and size band: "
-                "passwords set, pending, expired codes")
+    p = cli.command(group, "progress", cmd_progress, "completion per organisation and size "
+                    "band: passwords set, pending, expired codes")
+    p.add_argument("--by-month", action="store_true",
+                   help="month by month per size band instead, as the cleansing reports show it")
     cli.command(group, "remind", cmd_remind, "re-issue expired migration reset codes and queue "
                 "reminders (rate-limited)")
     p = cli.command(group, "report", cmd_report, "write the report of a plan and its run: "
