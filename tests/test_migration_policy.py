@@ -28,7 +28,7 @@ def test_the_shipped_policy_loads_and_fits_the_catalogue() -> None:
 
 @pytest.mark.parametrize(("old", "new", "message"), [
     ('DES_RO = "DES:viewer"', 'DES_RO = "DES"', "roles.codes.DES_RO is 'DES'; write it"),
-    ("batch_size = 2000", "batch_size = 0", "run.batch_size is 0; it must be at least 1"),
+    ("batch_size = 5000", "batch_size = 0", "run.batch_size is 0; it must be at least 1"),
     ("[run]", "[run]\nbatchsize = 3", "run.batchsize is not a known key"),
     ('email = ["email",', 'email = ["surname", "email",',
      "holds 'surname', which columns.email also accepts"),

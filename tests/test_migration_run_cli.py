@@ -171,12 +171,15 @@ def test_end_to_end_plan_counts_equal_store_counts(db_url: str, cli: Cli, tmp_pa
     assert run["outcomes"]["created"] == ids["create"]
     assert run["outcomes"]["merged_away"] == absorbed
 
-    progress, report = cli.many(
+    progress, report, monthly = cli.many(
         ("--db", db_url, "migrate", "progress", "--json"),
         ("--db", db_url, "migrate", "report", str(plan_path), "--csv",
          str(tmp_path / "report.csv"), "--html", str(tmp_path / "report.html"), "--json"),
+        ("--db", db_url, "migrate", "progress", "--by-month", "--json"),
         operator=ADMIN)
     assert ok(progress)["totals"]["pending"] == summary["notices"]
+    months = ok(monthly)["months"]
+    assert sum(m["migrated"] for m in months) == ok(progress)["totals"]["migrated"]
     assert ok(report)["rejected"] == counts["rows"]["rejected"]
     csv_text = (tmp_path / "report.csv").read_text()
     assert csv_text.startswith("section,row,line,legacy_id")
@@ -199,7 +202,9 @@ def test_kill_at_random_moments_and_resume(db_url: str, cli: Cli, tmp_path: Path
     and SQLite's integrity check passes after kills."""
     secrets_to_scan.add(ADMIN[1])
     sqlite = backend_of(db_url) == "sqlite"
-    users, kills_wanted = (50_000, 10) if sqlite else (20_000, 6)
+    # Enough batches (policies/migration.toml run.batch_size) that every attempt killed after
+    # one of its batches still has batches left to be killed in.
+    users, kills_wanted = (50_000, 10) if sqlite else (40_000, 6)
     plan_path, plan = prepare(cli, db_url, tmp_path, users=users, seed=11,
                               confirm=120 if sqlite else 20)
     reference = another_store_url()
@@ -263,7 +268,9 @@ def integrity(url: str) -> str:
 def test_ctrl_c_stops_after_the_batch_in_hand_and_the_run_resumes(
         db_url: str, cli: Cli, tmp_path: Path, secrets_to_scan: set[str]) -> None:
     secrets_to_scan.add(ADMIN[1])
-    plan_path, plan = prepare(cli, db_url, tmp_path, users=12_000, seed=5, confirm=0)
+    # Three batches at least (policies/migration.toml run.batch_size): the interrupt, sent once
+    # the first is in, lands while the second is written.
+    plan_path, plan = prepare(cli, db_url, tmp_path, users=25_000, seed=5, confirm=0)
     proc = cli.popen("--db", db_url, "migrate", "run", str(plan_path), "--json")
     assert proc.stderr is not None and proc.stdout is not None
     for line in proc.stderr:

