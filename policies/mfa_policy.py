@@ -12,7 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from policies.loader import POLICY_DIR, PolicyError, read_toml
+from policies.loader import POLICY_DIR, read_toml
+from policies.reader import PolicyReader
 
 ROLES = ("platform_admin", "lso", "security_reviewer", "user")
 ALGORITHMS = ("SHA1", "SHA256", "SHA512")  # RFC 6238 section 1.2
@@ -59,29 +60,8 @@ class MfaPolicy:
         return timedelta(seconds=min(seconds, self.lockout_max_seconds))
 
 
-class _Reader:
-    def __init__(self, data: dict[str, Any], path: Path) -> None:
-        self.data = data
-        self.path = path
-
-    def fail(self, key: str, reason: str) -> PolicyError:
-        return PolicyError(f"{self.path.name}: {key} {reason}")
-
-    def raw(self, key: str) -> Any:
-        section, _, name = key.partition(".")
-        table = self.data.get(section)
-        if not isinstance(table, dict) or name not in table:
-            raise self.fail(key, "is missing; add it (see policies/mfa.toml).")
-        return table[name]
-
-    def integer(self, key: str, *, minimum: int, maximum: int) -> int:
-        value = self.raw(key)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise self.fail(key, f"must be a whole number, not {value!r}.")
-        if not minimum <= value <= maximum:
-            raise self.fail(key, f"is {value}; it must be at least {minimum} and at most "
-                            f"{maximum}.")
-        return value
+class _Reader(PolicyReader):
+    shipped = "policies/mfa.toml"
 
     def choice(self, key: str, known: tuple[Any, ...]) -> Any:
         value = self.raw(key)
@@ -101,24 +81,12 @@ class _Reader:
                                 f"{', '.join(map(str, known))}.")
         return tuple(dict.fromkeys(value))
 
-    def check_known_keys(self) -> None:
-        for section, value in self.data.items():
-            if section not in _SCHEMA:
-                raise self.fail(section, "is not a known section; check the spelling "
-                                f"(known: {', '.join(sorted(_SCHEMA))}).")
-            if not isinstance(value, dict):
-                raise self.fail(section, "must be a table ([section]).")
-            for key in value:
-                if key not in _SCHEMA[section]:
-                    raise self.fail(f"{section}.{key}", "is not a known key; check the "
-                                    f"spelling (known: {', '.join(sorted(_SCHEMA[section]))}).")
-
 
 def load_mfa_policy(path: Path | None = None) -> MfaPolicy:
     """Read and validate an MFA policy file (default: the shipped ``mfa.toml``)."""
     path = path or POLICY_DIR / "mfa.toml"
     r = _Reader(read_toml(path), path)
-    r.check_known_keys()
+    r.check_known_keys(_SCHEMA)
     roles = r.raw("enforcement.required_roles")
     if not isinstance(roles, list) or not all(isinstance(v, str) for v in roles):
         raise r.fail("enforcement.required_roles", "must be a list of role names.")

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from policies.loader import POLICY_DIR, PolicyError, read_toml
+from policies.loader import POLICY_DIR, read_toml
+from policies.reader import PolicyReader
 
 FIELDS = ("legacy_id", "email", "given_name", "family_name", "org_code", "org_name", "roles",
           "status", "last_login", "created")
@@ -77,30 +78,8 @@ class MigrationPolicy:
     organisations: dict[str, OrganisationScope]
 
 
-class _Reader:
-    def __init__(self, data: dict[str, Any], path: Path) -> None:
-        self.data = data
-        self.path = path
-
-    def fail(self, key: str, reason: str) -> PolicyError:
-        return PolicyError(f"{self.path.name}: {key} {reason}")
-
-    def raw(self, key: str) -> Any:
-        node: Any = self.data
-        for part in key.split("."):
-            if not isinstance(node, dict) or part not in node:
-                raise self.fail(key, "is missing; add it (see policies/migration.toml).")
-            node = node[part]
-        return node
-
-    def integer(self, key: str, *, minimum: int, maximum: int) -> int:
-        value = self.raw(key)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise self.fail(key, f"must be a whole number, not {value!r}.")
-        if not minimum <= value <= maximum:
-            raise self.fail(key, f"is {value}; it must be at least {minimum} and at most "
-                            f"{maximum}.")
-        return value
+class _Reader(PolicyReader):
+    shipped = "policies/migration.toml"
 
     def text(self, key: str, value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
@@ -119,22 +98,6 @@ class _Reader:
         if not isinstance(value, dict) or not value:
             raise self.fail(key, "must be a non-empty table.")
         return value
-
-    def check_known_keys(self) -> None:
-        for section, value in self.data.items():
-            if section in ("name", "system"):
-                continue
-            if section not in _SCHEMA:
-                raise self.fail(section, "is not a known section; check the spelling "
-                                f"(known: {', '.join(sorted(_SCHEMA))}).")
-            if not isinstance(value, dict):
-                raise self.fail(section, "must be a table ([section]).")
-            if section == "organisations":
-                continue
-            for key in value:
-                if key not in _SCHEMA[section]:
-                    raise self.fail(f"{section}.{key}", "is not a known key; check the "
-                                    f"spelling (known: {', '.join(sorted(_SCHEMA[section]))}).")
 
 
 def _columns(reader: _Reader) -> tuple[dict[str, str], dict[str, tuple[str, ...]],
@@ -220,7 +183,7 @@ def load_migration_policy(path: Path | None = None) -> MigrationPolicy:
     path = path or POLICY_DIR / "migration.toml"
     data = read_toml(path)
     reader = _Reader(data, path)
-    reader.check_known_keys()
+    reader.check_known_keys(_SCHEMA, top_level=("name", "system"), open_tables=("organisations",))
     aliases, spellings, required = _columns(reader)
     delimiters = reader.strings("source.delimiters")
     for delimiter in delimiters:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from policies.loader import POLICY_DIR, PolicyError, read_toml
+from policies.loader import POLICY_DIR, read_toml
+from policies.reader import PolicyReader
 
 # NIST SP 800-63B-4 3.1.1.2: verifiers SHALL allow passwords of at least 64 characters. The
 # upper bound keeps the strength estimate's cost bounded (it grows with length).
@@ -99,38 +99,10 @@ class PasswordPolicy:
         return rules
 
 
-class _Reader:
-    """Typed access to one parsed policy file; every error names the file and the key."""
+class _Reader(PolicyReader):
+    """The password policy's own value types: plain text, banned terms, file paths."""
 
-    def __init__(self, data: dict[str, Any], path: Path) -> None:
-        self.data = data
-        self.path = path
-
-    def fail(self, key: str, reason: str) -> PolicyError:
-        return PolicyError(f"{self.path.name}: {key} {reason}")
-
-    def raw(self, key: str) -> Any:
-        section, _, name = key.partition(".")
-        table = self.data.get(section)
-        if not isinstance(table, dict) or name not in table:
-            raise self.fail(key, "is missing; add it (see policies/password.toml).")
-        return table[name]
-
-    def integer(self, key: str, *, minimum: int, maximum: int | None = None) -> int:
-        value = self.raw(key)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise self.fail(key, f"must be a whole number, not {value!r}.")
-        if value < minimum or (maximum is not None and value > maximum):
-            bound = f"at least {minimum}" + (f" and at most {maximum}" if maximum is not None
-                                            else "")
-            raise self.fail(key, f"is {value}; it must be {bound}.")
-        return value
-
-    def boolean(self, key: str) -> bool:
-        value = self.raw(key)
-        if not isinstance(value, bool):
-            raise self.fail(key, f"must be true or false, not {value!r}.")
-        return value
+    shipped = "policies/password.toml"
 
     def text(self, key: str) -> str:
         value = self.raw(key)
@@ -161,20 +133,6 @@ class _Reader:
         if not target.is_file():
             raise self.fail(key, f"names {target}, which does not exist or is not a file.")
         return target
-
-    def check_known_keys(self) -> None:
-        for section, value in self.data.items():
-            if section == "name":
-                continue
-            if section not in _SCHEMA:
-                raise self.fail(section, "is not a known section; check the spelling "
-                                f"(known: {', '.join(sorted(_SCHEMA))}).")
-            if not isinstance(value, dict):
-                raise self.fail(section, "must be a table ([section]).")
-            for key in value:
-                if key not in _SCHEMA[section]:
-                    raise self.fail(f"{section}.{key}", "is not a known key; check the "
-                                    f"spelling (known: {', '.join(sorted(_SCHEMA[section]))}).")
 
 
 def _substitutions(reader: _Reader) -> tuple[tuple[str, str], ...]:
@@ -209,7 +167,7 @@ def load_password_policy(path: Path | None = None) -> PasswordPolicy:
     """Read and validate a password policy file (default: the shipped ``password.toml``)."""
     path = path or POLICY_DIR / "password.toml"
     reader = _Reader(read_toml(path), path)
-    reader.check_known_keys()
+    reader.check_known_keys(_SCHEMA)
     name = reader.data.get("name", path.stem)
     if not isinstance(name, str) or not name.strip():
         raise reader.fail("name", "must be a non-empty string.")

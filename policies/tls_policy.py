@@ -11,9 +11,9 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from policies.loader import POLICY_DIR, PolicyError, read_toml
+from policies.loader import POLICY_DIR, read_toml
+from policies.reader import PolicyReader
 
 PROTOCOLS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 # Browsers that carry a floor of their own; Chromium-based ones use the chrome floor.
@@ -73,34 +73,8 @@ class TlsPolicy:
         return protocol in self.allowed_protocols
 
 
-class _Reader:
-    def __init__(self, data: dict[str, Any], path: Path) -> None:
-        self.data = data
-        self.path = path
-
-    def fail(self, key: str, reason: str) -> PolicyError:
-        return PolicyError(f"{self.path.name}: {key} {reason}")
-
-    def raw(self, key: str) -> Any:
-        section, _, name = key.partition(".")
-        table = self.data.get(section)
-        if not isinstance(table, dict) or name not in table:
-            raise self.fail(key, "is missing; add it (see policies/tls.toml).")
-        return table[name]
-
-    def integer(self, key: str, value: Any, *, minimum: int, maximum: int) -> int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise self.fail(key, f"must be a whole number, not {value!r}.")
-        if not minimum <= value <= maximum:
-            raise self.fail(key, f"is {value}; it must be at least {minimum} and at most "
-                            f"{maximum}.")
-        return value
-
-    def boolean(self, key: str) -> bool:
-        value = self.raw(key)
-        if not isinstance(value, bool):
-            raise self.fail(key, f"must be true or false, not {value!r}.")
-        return value
+class _Reader(PolicyReader):
+    shipped = "policies/tls.toml"
 
     def names(self, key: str, known: frozenset[str] | tuple[str, ...], *,
               allow_empty: bool) -> tuple[str, ...]:
@@ -114,20 +88,6 @@ class _Reader:
                 raise self.fail(key, f"holds {item!r}, which is not known; use one of "
                                 f"{', '.join(sorted(known))}.")
         return tuple(dict.fromkeys(value))
-
-    def check_known_keys(self) -> None:
-        for section, value in self.data.items():
-            if section == "name":
-                continue
-            if section not in _SCHEMA:
-                raise self.fail(section, "is not a known section; check the spelling "
-                                f"(known: {', '.join(sorted(_SCHEMA))}).")
-            if not isinstance(value, dict):
-                raise self.fail(section, "must be a table ([section]).")
-            for key in value:
-                if key not in _SCHEMA[section]:
-                    raise self.fail(f"{section}.{key}", "is not a known key; check the "
-                                    f"spelling (known: {', '.join(sorted(_SCHEMA[section]))}).")
 
 
 def _floors(reader: _Reader) -> dict[str, int]:
@@ -144,7 +104,7 @@ def _floors(reader: _Reader) -> dict[str, int]:
         if browser not in FLOOR_BROWSERS:
             raise reader.fail(f"{key}.{browser}", "is not a browser with a floor of its own "
                               f"(known: {', '.join(sorted(FLOOR_BROWSERS))}).")
-        floors[browser] = reader.integer(f"{key}.{browser}", floor, minimum=1, maximum=1000)
+        floors[browser] = reader.whole_number(f"{key}.{browser}", floor, minimum=1, maximum=1000)
     return floors
 
 
@@ -192,7 +152,7 @@ def load_tls_policy(path: Path | None = None) -> TlsPolicy:
     """Read and validate a TLS policy file (default: the shipped ``tls.toml``)."""
     path = path or POLICY_DIR / "tls.toml"
     reader = _Reader(read_toml(path), path)
-    reader.check_known_keys()
+    reader.check_known_keys(_SCHEMA)
     name = reader.data.get("name", path.stem)
     if not isinstance(name, str) or not name.strip():
         raise reader.fail("name", "must be a non-empty string.")
@@ -213,13 +173,9 @@ def load_tls_policy(path: Path | None = None) -> TlsPolicy:
         tls12_ciphers=_ciphers(reader),
         require_valid_chain=reader.boolean(f"{certs}.require_valid_chain"),
         require_hostname_match=reader.boolean(f"{certs}.require_hostname_match"),
-        min_days_to_expiry=reader.integer(f"{certs}.min_days_to_expiry",
-                                          reader.raw(f"{certs}.min_days_to_expiry"),
-                                          minimum=0, maximum=3650),
-        min_rsa_bits=reader.integer(f"{certs}.min_rsa_bits", reader.raw(f"{certs}.min_rsa_bits"),
-                                    minimum=2048, maximum=16384),
-        min_ecdsa_bits=reader.integer(f"{certs}.min_ecdsa_bits",
-                                      reader.raw(f"{certs}.min_ecdsa_bits"),
-                                      minimum=256, maximum=521),
+        min_days_to_expiry=reader.integer(f"{certs}.min_days_to_expiry", minimum=0,
+                                          maximum=3650),
+        min_rsa_bits=reader.integer(f"{certs}.min_rsa_bits", minimum=2048, maximum=16384),
+        min_ecdsa_bits=reader.integer(f"{certs}.min_ecdsa_bits", minimum=256, maximum=521),
         ip_ranges=_ip_ranges(reader),
     )
