@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from services.authz import SYSTEM
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from services.mail import templates
-from services.mail.outbox import enqueue, list_outbox, read_body, requeue
+from services.mail.outbox import enqueue, list_outbox, read_body, requeue, seal_values
 from services.mail.templates import TemplateError, render
 from services.store.schema import identity, outbox
 from services.users import get_identity
@@ -137,6 +137,15 @@ def test_body_is_sealed_at_rest(ctx, make_person) -> None:
     assert TOKEN not in " ".join(map(str, row))
     assert row.body_sealed.startswith("v1.")
     assert TOKEN in read_body(ctx, row.body_sealed)
+
+
+def test_sealed_values_read_back_as_the_rendered_body(ctx) -> None:
+    """Bulk work seals a template's values instead of its text; reading renders them."""
+    sealed = seal_values(ctx, "reset_link", RESET_VALUES)
+    assert TOKEN not in sealed and sealed.startswith("v1.")
+    assert read_body(ctx, sealed) == render("reset_link", RESET_VALUES).body
+    assert len(sealed) < len(ctx.vault.encrypt(render("reset_link", RESET_VALUES).body.encode(),
+                                               "outbox-body")) / 2
 
 
 def test_mail_goes_only_to_the_stored_address(ctx, make_person) -> None:

@@ -8,6 +8,7 @@ the subject line, the recipient and the delivery state are readable in the table
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,8 +60,23 @@ def enqueue(ctx: Context, conn: Connection, *, kind: str, to_address: str,
     return int(result.inserted_primary_key[0])
 
 
+# A sealed body may instead hold the template's values, rendered when the mail is read: bulk
+# work (a migration queues 100,000 notices) then stores ~200 bytes a message, not ~1.3 KB.
+_VALUES_MARK = b"gatehouse-mail-values/1\n"
+
+
+def seal_values(ctx: Context, kind: str, values: dict[str, str]) -> str:
+    """The sealed form of a message stored as ``kind`` and its values (see ``read_body``)."""
+    payload = json.dumps({"kind": kind, "values": values}, separators=(",", ":"))
+    return ctx.vault.encrypt(_VALUES_MARK + payload.encode(), BODY_CONTEXT)
+
+
 def read_body(ctx: Context, body_sealed: str) -> str:
-    return ctx.vault.decrypt(body_sealed, BODY_CONTEXT).decode()
+    plain = ctx.vault.decrypt(body_sealed, BODY_CONTEXT)
+    if plain.startswith(_VALUES_MARK):
+        stored = json.loads(plain[len(_VALUES_MARK):])
+        return render(stored["kind"], stored["values"]).body
+    return plain.decode()
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import string
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -49,7 +48,7 @@ from services.audit import Change, time_ordered_ids
 from services.authz import Action, Operator, require
 from services.context import Context
 from services.errors import GatehouseError
-from services.mail.outbox import BODY_CONTEXT
+from services.mail.outbox import seal_values
 from services.mail.templates import load as load_template
 from services.migration.bulk import collector_paused
 from services.migration.plan import (
@@ -231,7 +230,9 @@ class _Runner:
 
         self.mfa_grace = current_policy().grace
         self.template = load_template(NOTICE_KIND)
-        self.body_format = _format_string(self.template.body)
+        missing = self.template.requires - {"given_name", "login_id", "token", "expires_at"}
+        if missing:  # checked once here: the bodies are rendered only when sent
+            raise ValueError(f"the {NOTICE_KIND} template needs {sorted(missing)}")
 
     # -- set-up --
 
@@ -382,8 +383,7 @@ class _Runner:
         create.sort(key=_login_of)
 
         subjects = time_ordered_ids(len(create))
-        seal, subject_line = self.ctx.vault.encrypt, self.template.subject.substitute({})
-        body_format = self.body_format
+        subject_line = self.template.subject.substitute({})
         notified: set[int] = set()
         # The batch's codes from one read of the system CSPRNG (what secrets.token_urlsafe
         # does per code, one system call each): 256 bits each, URL-safe base64.
@@ -396,11 +396,13 @@ class _Runner:
             token = encode(pool[i * TOKEN_BYTES:(i + 1) * TOKEN_BYTES]).rstrip(b"=").decode()
             out.tokens.append((sha256(token.encode()).hexdigest(), subject,
                                "migration", at, expires_at, op.login_id))
-            body = body_format.format(given_name=p.given_name, login_id=p.login_id,
-                                      token=token, expires_at=expires_text)
-            body = body.rstrip("\n") + "\n"
-            out.notices.append((at, NOTICE_KIND, p.email, subject_line,
-                                seal(body.encode(), BODY_CONTEXT), subject, "pending", 0, at, 1))
+            # The template's values, not the rendered text, are sealed (rendered when sent):
+            # a sixth of the bytes, and the notices were nearly half of what a run writes.
+            sealed = seal_values(self.ctx, NOTICE_KIND, {
+                "given_name": p.given_name, "login_id": p.login_id, "token": token,
+                "expires_at": expires_text})
+            out.notices.append((at, NOTICE_KIND, p.email, subject_line, sealed, subject,
+                                "pending", 0, at, 1))
             out.notify_index.append(i)
             notified.add(i)
         if out.tokens:
@@ -612,25 +614,6 @@ def _legacy_key(row: tuple[Any, ...]) -> tuple[str, str]:
 
 def _first_of_first(item: tuple[tuple[Any, ...], Any, int]) -> Any:
     return item[0][0]
-
-
-def _format_string(template: string.Template) -> str:
-    """The ``str.format`` equivalent of a ``string.Template`` (formatting is several times
-    faster than ``substitute``, and a batch renders thousands of bodies)."""
-    parts, last = [], 0
-    text = template.template
-    for match in template.pattern.finditer(text):
-        parts.append(text[last:match.start()].replace("{", "{{").replace("}", "}}"))
-        name = match.group("named") or match.group("braced")
-        if name is not None:
-            parts.append("{" + name + "}")
-        elif match.group("escaped") is not None:
-            parts.append("$")
-        else:  # an invalid placeholder: substitute() would refuse it
-            raise ValueError(f"bad placeholder in the {NOTICE_KIND} template at {match.start()}")
-        last = match.end()
-    parts.append(text[last:].replace("{", "{{").replace("}", "}}"))
-    return "".join(parts)
 
 
 def _latest_ids(conn: Connection, subject: str) -> tuple[int, int]:
