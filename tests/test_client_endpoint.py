@@ -13,7 +13,6 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,11 +49,9 @@ def hello_of(data: bytes) -> ClientHello:
 
 
 def wait_for_records(endpoint: ClientEndpoint, count: int) -> list[ClientRecord]:
-    deadline = time.monotonic() + TIMEOUT
-    while len(endpoint.records) < count:
-        assert time.monotonic() < deadline, f"only {len(endpoint.records)} of {count} clients"
-        time.sleep(0.01)
-    return endpoint.records
+    records = endpoint.wait_for(count, TIMEOUT)
+    assert len(records) >= count, f"only {len(records)} of {count} clients"
+    return records
 
 
 def s_client(endpoint: ClientEndpoint, flag: str, request: bytes = b"") -> int:

@@ -282,7 +282,6 @@ def _client_line(record: dict[str, Any]) -> str:
 
 def cmd_check_client(args: argparse.Namespace) -> int:
     import sys
-    import threading
 
     from policies.tls_policy import load_tls_policy
     from services.compliance.client_endpoint import ClientEndpoint, ClientRecord, parse_listen
@@ -302,36 +301,30 @@ def cmd_check_client(args: argparse.Namespace) -> int:
     if args.count is not None and args.count < 1:
         raise InvalidInput("--count must be 1 or more.")
     policy = load_tls_policy(Path(args.policy)) if args.policy else None
-    enough = threading.Event()
-    seen: list[ClientRecord] = []
-    lock = threading.Lock()
     # Status lines go to stderr with --json, so that stdout stays one JSON document.
     status = sys.stderr if args.json else sys.stdout
 
     def on_client(record: ClientRecord) -> None:
-        with lock:
-            seen.append(record)
-            if not args.json:
-                print(_client_line(record.as_dict()), flush=True)
-            if args.count is not None and len(seen) >= args.count:
-                enough.set()
+        if not args.json:
+            print(_client_line(record.as_dict()), flush=True)
 
     endpoint = ClientEndpoint(host, port, certfile=args.cert, keyfile=args.key, policy=policy,
-                              json_log=log, on_client=on_client, timeout=args.timeout)
+                              json_log=log, on_client=on_client, timeout=args.timeout,
+                              keep=max(1000, args.count or 0))
     endpoint.start()
+    seen: list[ClientRecord] = []
     try:
         print(f"Listening on {endpoint.url} (TLS {', '.join(endpoint.local_versions)}); "
               "point a client at it, Ctrl+C to stop.", file=status, flush=True)
         note = endpoint.local_note()
         if note:
             print(note, file=status, flush=True)
-        enough.wait(args.duration)
+        seen = endpoint.wait_for(args.count, args.duration)
     except KeyboardInterrupt:
-        pass
+        seen = endpoint.records
     finally:
         endpoint.stop()
-    with lock:
-        records = [r.as_dict() for r in seen]
+    records = [r.as_dict() for r in seen]
     compliant = all(r["compliant"] for r in records)
     document = {"listen": f"{host}:{endpoint.port}", "local_versions":
                 list(endpoint.local_versions), "local_note": endpoint.local_note(),

@@ -372,6 +372,8 @@ class ClientEndpoint:
         self.local_versions = local_versions(self._ctx)
         self._records: deque[ClientRecord] = deque(maxlen=keep)
         self._lock = threading.Lock()
+        self._published = threading.Condition(self._lock)
+        self._served = 0
         self._live: set[socket.socket] = set()
         self._stopping = threading.Event()
         self._listener: socket.socket | None = None
@@ -432,6 +434,14 @@ class ClientEndpoint:
     @property
     def records(self) -> list[ClientRecord]:
         with self._lock:
+            return list(self._records)
+
+    def wait_for(self, count: int | None, timeout: float | None) -> list[ClientRecord]:
+        """The records once ``count`` clients have been served (``None``: until ``timeout``),
+        or what there is when ``timeout`` (seconds; ``None``: no limit) runs out."""
+        with self._published:
+            self._published.wait_for(
+                lambda: count is not None and self._served >= count, timeout)
             return list(self._records)
 
     def local_note(self) -> str:
@@ -554,8 +564,10 @@ class ClientEndpoint:
             verdict=verdict, compliant=compliant, reasons=reasons, request=request)
 
     def _publish(self, record: ClientRecord) -> None:
-        with self._lock:
+        with self._published:
             self._records.append(record)
+            self._served += 1
+            self._published.notify_all()
             if self.json_log is not None:
                 with self.json_log.open("a", encoding="utf-8") as log:
                     log.write(json.dumps(record.as_dict(), ensure_ascii=False) + "\n")
