@@ -3,11 +3,13 @@
 Measures, on a synthetic export from ``demo-data legacy`` (~8% duplicate accounts, ~2% broken
 rows), targets from issue 5 in brackets:
 - plan: validate, group and suggest merges for ``--rows`` rows against an SQLite store, and
-  write the plan file [100,000 rows <= 3 s]; the plan file's size; peak RSS of this process
-  [<= 400 MB for the whole migration];
-- run: the signed-off plan (suggested merges rejected) run into the same SQLite store
-  [100,000 rows <= 8 s], and the same against PostgreSQL (GATEHOUSE_BENCH_PG, else the local
-  test server at 127.0.0.1:5432, in a database the bench creates and drops);
+  write the plan file and its identities file [100,000 rows <= 3 s]; their sizes; peak RSS of
+  this process [<= 400 MB for the whole migration];
+- run: the signed-off plan file (suggested merges rejected) loaded and run into the same SQLite
+  store, as ``migrate run PLAN.json`` does [100,000 rows <= 8 s]; the same run without the
+  identities file (the identities derived from the export again) into a fresh store; and the
+  run against PostgreSQL (GATEHOUSE_BENCH_PG, else the local test server at 127.0.0.1:5432, in
+  a database the bench creates and drops);
 - floor: the same number of identity rows inserted with ``sqlite3.executemany`` in one
   transaction into the real schema, and the ratio run time / floor;
 - merges: the merge phase on a smaller export with every suggested merge confirmed (merges go
@@ -67,7 +69,7 @@ def plan_phase(source: Path, store_url: str, repeat: int) -> dict[str, Any]:
     from policies.migration_policy import load_migration_policy
     from services.authz import SYSTEM
     from services.context import open_context
-    from services.migration.plan import build_plan, write_plan
+    from services.migration.plan import build_plan_with_identities, identities_path, write_plan
     from services.setup import ensure_company
 
     ctx = open_context(store_url)
@@ -79,8 +81,8 @@ def plan_phase(source: Path, store_url: str, repeat: int) -> dict[str, Any]:
         out = source.with_name("plan.json")
         for _ in range(repeat):
             started = time.perf_counter()
-            plan = build_plan(ctx, SYSTEM, source, policy)
-            write_plan(out, plan)
+            plan, identities = build_plan_with_identities(ctx, SYSTEM, source, policy)
+            write_plan(out, plan, identities)
             timings.append(time.perf_counter() - started)
     finally:
         ctx.close()
@@ -94,28 +96,36 @@ def plan_phase(source: Path, store_url: str, repeat: int) -> dict[str, Any]:
         "target_seconds_at_100k": TARGET_PLAN_S,
         "meets_target": best * 100_000 / max(rows, 1) <= TARGET_PLAN_S,
         "plan_file_bytes": out.stat().st_size,
+        "identities_file_bytes": identities_path(out).stat().st_size,
+        "batch_size": plan["policy"]["batch_size"],
         "counts": {"rows": plan["counts"]["rows"], "identities": plan["counts"]["identities"],
                    "suggested_merges": plan["counts"]["suggested_merges"],
                    "conflicts": plan["counts"]["conflicts"]},
     }
 
 
-def signed(plan: dict[str, Any], confirm: bool) -> dict[str, Any]:
+def sign(plan_path: Path, confirm: bool) -> Path:
+    """Decide every suggested merge and sign the plan file off, as ``migrate decide`` and
+    ``migrate sign-off`` do (its identities file stays beside it)."""
     from services.authz import SYSTEM
     from services.clock import SystemClock
-    from services.migration.plan import decide, sign_off
+    from services.migration.plan import decide, load_plan, sign_off, write_plan
 
     now = SystemClock().now()
-    plan = json.loads(json.dumps(plan))
+    plan = load_plan(plan_path)
     decide(plan, SYSTEM, now, confirm_all=confirm, reject_all=not confirm)
     sign_off(plan, SYSTEM, now)
-    return plan
+    write_plan(plan_path, plan)
+    return plan_path
 
 
-def run_phase(source: Path, store_url: str, plan: dict[str, Any]) -> dict[str, Any]:
-    """Run a signed-off plan into a store; the time includes re-reading the source."""
+def run_phase(source: Path, store_url: str, plan_path: Path, *, identities: bool = True
+              ) -> dict[str, Any]:
+    """Load a signed-off plan file and run it into a store, as ``migrate run`` does; without
+    ``identities`` the run derives the identities from the export again."""
     from services.authz import SYSTEM
     from services.context import open_context
+    from services.migration.plan import identities_path, load_plan
     from services.migration.run import run_migration
     from services.setup import ensure_company
 
@@ -123,7 +133,9 @@ def run_phase(source: Path, store_url: str, plan: dict[str, Any]) -> dict[str, A
     try:
         ensure_company(ctx)
         started = time.perf_counter()
-        summary = run_migration(ctx, SYSTEM, plan, source)
+        plan = load_plan(plan_path)
+        summary = run_migration(ctx, SYSTEM, plan, source, identities=identities_path(
+            plan_path) if identities else None)
         seconds = time.perf_counter() - started
     finally:
         ctx.close()
@@ -134,19 +146,24 @@ def run_phase(source: Path, store_url: str, plan: dict[str, Any]) -> dict[str, A
             "merge_seconds": summary.merge_seconds}
 
 
-def plan_for(source: Path, store_url: str) -> dict[str, Any]:
+def plan_for(source: Path, store_url: str) -> Path:
+    """The plan file (and its identities file) for ``source``, beside it."""
     from policies.migration_policy import load_migration_policy
     from services.authz import SYSTEM
     from services.context import open_context
-    from services.migration.plan import build_plan
+    from services.migration.plan import build_plan_with_identities, write_plan
     from services.setup import ensure_company
 
     ctx = open_context(store_url)
     try:
         ensure_company(ctx)
-        return build_plan(ctx, SYSTEM, source, load_migration_policy())
+        plan, identities = build_plan_with_identities(ctx, SYSTEM, source,
+                                                      load_migration_policy())
     finally:
         ctx.close()
+    path = source.with_name(f"{source.stem}-plan.json")
+    write_plan(path, plan, identities)
+    return path
 
 
 def floor_phase(path: Path, rows: int) -> dict[str, Any]:
@@ -181,7 +198,7 @@ def floor_phase(path: Path, rows: int) -> dict[str, Any]:
     return {"rows": rows, "seconds": round(seconds, 3)}
 
 
-def pg_phase(source: Path, plan: dict[str, Any]) -> dict[str, Any]:
+def pg_phase(source: Path, plan: Path) -> dict[str, Any]:
     import secrets
 
     from sqlalchemy import create_engine
@@ -218,18 +235,21 @@ def main() -> None:
         export = generate(source, args.rows, args.seed)
         store = f"sqlite:///{Path(tmp) / 'store.db'}"
         plan = plan_phase(source, store, args.repeat)
-        full_plan = json.loads((source.with_name("plan.json")).read_text())
-        run = run_phase(source, store, signed(full_plan, confirm=False))
+        plan_path = sign(source.with_name("plan.json"), confirm=False)
+        run = run_phase(source, store, plan_path)
         run["target_seconds_at_100k"] = TARGET_RUN_S
         run["meets_target"] = run["seconds"] * 100_000 / max(run["rows"], 1) <= TARGET_RUN_S
+        rederiving = run_phase(source, f"sqlite:///{Path(tmp) / 'store2.db'}", plan_path,
+                               identities=False)
+        run["seconds_without_identities_file"] = rederiving["seconds"]
         floor = floor_phase(Path(tmp) / "floor.db", run["created"])
         floor["ratio_run_to_floor"] = round(run["seconds"] / max(floor["seconds"], 1e-9), 1)
-        postgres = None if args.no_pg else pg_phase(source, signed(full_plan, confirm=False))
+        postgres = None if args.no_pg else pg_phase(source, plan_path)
 
         small = Path(tmp) / "small.csv"
         generate(small, 10_000, args.seed)
         small_store = f"sqlite:///{Path(tmp) / 'small.db'}"
-        merges = run_phase(small, small_store, signed(plan_for(small, small_store), True))
+        merges = run_phase(small, small_store, sign(plan_for(small, small_store), True))
         merges["ms_per_merge"] = round(1000 * merges["merge_seconds"] / max(merges["merged"], 1),
                                        1)
         source.unlink()
@@ -238,7 +258,7 @@ def main() -> None:
             big = Path(tmp) / "million.csv"
             generate(big, 1_000_000, args.seed)
             big_store = f"sqlite:///{Path(tmp) / 'million.db'}"
-            million = {"run": True, **run_phase(big, big_store, signed(
+            million = {"run": True, **run_phase(big, big_store, sign(
                 plan_for(big, big_store), confirm=False))}
             million["ratio_to_100k"] = round(million["seconds"] / run["seconds"], 1)
             million["meets_target"] = million["ratio_to_100k"] <= 10

@@ -24,6 +24,7 @@ FIELDS = ("legacy_id", "email", "given_name", "family_name", "org_code", "org_na
 LIMITED_FIELDS = ("legacy_id", "email", "given_name", "family_name", "org_code", "org_name",
                   "roles")
 SIZE_BANDS = ("large", "medium", "small")
+MAX_BATCH_SIZE = 100_000
 STATUSES = ("active", "disabled")
 _CODE = re.compile(r"^[A-Z0-9]{2,16}$")
 _ROLE_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_.-]{0,31}$")
@@ -35,7 +36,7 @@ _SCHEMA: dict[str, frozenset[str]] = {
     "limits": frozenset({*LIMITED_FIELDS, "role_count"}),
     "roles": frozenset({"delimiters", "codes"}),
     "status": frozenset(STATUSES),
-    "run": frozenset({"batch_size"}),
+    "run": frozenset({"batch_size", "max_batches"}),
     "organisations": frozenset(),  # keys are organisation codes, checked on their own
 }
 
@@ -75,7 +76,14 @@ class MigrationPolicy:
     role_codes: dict[str, tuple[str, str]]  # legacy code (upper case) → (product, role)
     status_map: dict[str, str]  # legacy value (upper case) → active | disabled
     batch_size: int
+    max_batches: int
     organisations: dict[str, OrganisationScope]
+
+    def batch_size_for(self, identities: int) -> int:
+        """Identities per batch for a plan of ``identities``: ``batch_size``, or larger so
+        that there are at most ``max_batches`` (up to MAX_BATCH_SIZE)."""
+        spread = -(-identities // self.max_batches)  # ceiling
+        return min(max(self.batch_size, spread), max(self.batch_size, MAX_BATCH_SIZE))
 
 
 class _Reader(PolicyReader):
@@ -217,6 +225,7 @@ def load_migration_policy(path: Path | None = None) -> MigrationPolicy:
         role_delimiters=role_delimiters,
         role_codes=_role_codes(reader),
         status_map=_statuses(reader),
-        batch_size=reader.integer("run.batch_size", minimum=1, maximum=100_000),
+        batch_size=reader.integer("run.batch_size", minimum=1, maximum=MAX_BATCH_SIZE),
+        max_batches=reader.integer("run.max_batches", minimum=1, maximum=100_000),
         organisations=_organisations(reader),
     )

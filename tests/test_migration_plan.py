@@ -21,15 +21,21 @@ from services.authz import SYSTEM, Operator, Role
 from services.context import Context
 from services.errors import InvalidInput, PermissionDenied
 from services.identity import normalise_email
+from services.migration import plan as plan_module
 from services.migration.addresses import fast_normalise
 from services.migration.plan import (
     MAX_REJECTION_DETAILS,
+    PlannedIdentity,
     PlanRefused,
     build_plan,
+    build_plan_with_identities,
     check_source,
     decide,
+    derive,
+    identities_path,
     load_plan,
     planned_identities,
+    read_identities,
     sign_off,
     write_plan,
 )
@@ -193,6 +199,73 @@ def test_plan_file_decisions_and_sign_off(tmp_path: Path) -> None:
     plan_path.write_text(json.dumps(edited))
     with pytest.raises(PlanRefused, match="changed after it was signed off"):
         load_plan(plan_path)
+
+
+def test_the_identities_file_stands_in_for_the_source(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    source, plan_path = export(tmp_path), tmp_path / "plan.json"
+    plan, identities = build_plan_with_identities(None, SYSTEM, source, POLICY)
+    derived = derive(source, POLICY)
+    assert identities == derived.lines
+    with pytest.raises(ValueError, match="not the ones the plan was derived with"):
+        write_plan(plan_path, plan, identities + b"x")
+    write_plan(plan_path, plan, identities)
+    sidecar = identities_path(plan_path)
+    assert sidecar.name == "plan.identities.tsv" and sidecar.read_bytes() == identities
+    # Read back exactly (the plan-time conflicts live in the plan document, not in the file).
+    read = read_identities(sidecar, plan)
+    assert read == [p.digest_line()[:-1] for p in derived.identities]
+    assert len(read) == plan["derivation"]["identities"] == 7
+    assert planned_identities(plan, source, POLICY, sidecar) \
+        == _without_conflicts(derived.identities)
+
+    calls: list[Path] = []
+    real_derive = plan_module.derive
+
+    def counted(path: Path, *args: Any, **kwargs: Any) -> Any:
+        calls.append(path)
+        return real_derive(path, *args, **kwargs)
+
+    monkeypatch.setattr(plan_module, "derive", counted)
+    move = next(c for c in plan["conflicts"] if c["kind"] == "org_mismatch")
+    move["resolution"]["organisation"] = "BRWS"  # the plan's resolutions still apply
+    moved = planned_identities(plan, source, POLICY, sidecar)
+    assert len(calls) == 0 and {p.login_id: p.org_code for p in moved}[f"sam.patel@{BW}"] == "BRWS"
+    # The source is still checked: a changed export is refused even with the file at hand.
+    source.write_bytes(source.read_bytes().replace(b"Sam", b"Sim", 1))
+    with pytest.raises(PlanRefused, match="has changed"):
+        planned_identities(plan, source, POLICY, sidecar)
+    source = export(tmp_path)
+    # A file that is not the plan's is never trusted: the identities are derived again.
+    sidecar.write_bytes(identities.replace(b"kim.lowe@", b"kim.lowf@", 1))
+    assert read_identities(sidecar, plan) is None
+    again = planned_identities(plan, source, POLICY, sidecar)
+    assert _without_conflicts(again) == moved and calls == [source]
+    sidecar.unlink()
+    again = planned_identities(plan, source, POLICY, sidecar)
+    assert _without_conflicts(again) == moved and len(calls) == 2
+
+
+@given(st.lists(st.tuples(
+    st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=12),
+    st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=12),
+    st.lists(st.sampled_from([("DES", "viewer"), ("UKLINK", "standard"), ("GATEHOUSE", "lso")]),
+             unique=True, max_size=3),
+    st.lists(st.tuples(st.from_regex(r"[A-Za-z0-9._:/-]{1,20}", fullmatch=True),
+                       st.integers(1, 10**7)), min_size=1, max_size=3)), max_size=5))
+def test_an_identity_line_reads_back_as_written(
+        people: list[tuple[str, str, list[tuple[str, str]], list[tuple[str, int]]]]) -> None:
+    """What validation lets through (no control characters, legacy ids of letters, digits
+    and . _ : / -) survives the identities file's line format, commas and @ included."""
+    for n, (given_name, family, roles, legacy) in enumerate(people):
+        person = PlannedIdentity(n, f"p{n}@x.example", f"P{n}@x.example", given_name, family,
+                                 "TYNE", "active", tuple(sorted(roles)), tuple(legacy), ())
+        assert PlannedIdentity.from_line(n, person.digest_line()[:-1]) == person
+
+
+def _without_conflicts(people: list[PlannedIdentity]) -> list[PlannedIdentity]:
+    return [PlannedIdentity(**{**{name: getattr(p, name) for name in PlannedIdentity.__slots__},
+                               "conflicts": ()}) for p in people]
 
 
 def test_rejections_beyond_the_detail_limit_are_counted_not_listed(tmp_path: Path) -> None:

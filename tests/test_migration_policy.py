@@ -26,9 +26,19 @@ def test_the_shipped_policy_loads_and_fits_the_catalogue() -> None:
     assert len(policy.sha256) == 64
 
 
+def test_a_large_export_is_cut_into_fewer_larger_batches() -> None:
+    policy = load_migration_policy()
+    assert (policy.batch_size, policy.max_batches) == (5000, 20)
+    assert policy.batch_size_for(7) == policy.batch_size_for(92_071) == 5000
+    assert policy.batch_size_for(100_001) == 5001
+    assert policy.batch_size_for(920_226) == 46_012  # 20 batches
+    assert policy.batch_size_for(10**8) == 100_000  # the ceiling: then more batches
+
+
 @pytest.mark.parametrize(("old", "new", "message"), [
     ('DES_RO = "DES:viewer"', 'DES_RO = "DES"', "roles.codes.DES_RO is 'DES'; write it"),
     ("batch_size = 5000", "batch_size = 0", "run.batch_size is 0; it must be at least 1"),
+    ("max_batches = 20", "max_batches = 0", "run.max_batches is 0; it must be at least 1"),
     ("[run]", "[run]\nbatchsize = 3", "run.batchsize is not a known key"),
     ('email = ["email",', 'email = ["surname", "email",',
      "holds 'surname', which columns.email also accepts"),

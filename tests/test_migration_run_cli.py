@@ -6,6 +6,7 @@ resume each time, and end in exactly the state of an uninterrupted run."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import signal
@@ -138,6 +139,10 @@ def test_end_to_end_plan_counts_equal_store_counts(db_url: str, cli: Cli, tmp_pa
                                                    secrets_to_scan: set[str]) -> None:
     secrets_to_scan.add(ADMIN[1])
     plan_path, plan = prepare(cli, db_url, tmp_path, users=2000, seed=4, confirm=None)
+    # The plan's identities, beside it: the run reads them instead of the export.
+    identities = (tmp_path / "plan.identities.tsv").read_bytes()
+    assert hashlib.sha256(identities).hexdigest() == plan["derivation"]["digest"]
+    assert identities.count(b"\n") == plan["derivation"]["identities"]
     before = table_counts(db_url)
     summary = ok(cli("--db", db_url, "migrate", "run", str(plan_path), "--json"))
     status = ok(cli("--db", db_url, "migrate", "status", "--json"))

@@ -363,19 +363,20 @@ class ValidationPage(QWizardPage):
         ctx, op, source, policy = wizard.ctx, wizard.operator, wizard.source, wizard.policy
         if source is None:
             return
-        wizard.plan = None
+        wizard.plan, wizard.plan_identities = None, None
         self.error.hide()
         self.totals.setText(f"Planning {source.name}…")
         self.progress.setRange(0, 0)
         self.progress.show()
 
-        def work(control: TaskControl) -> dict[str, Any]:
-            from services.migration.plan import build_plan
+        def work(control: TaskControl) -> tuple[dict[str, Any], bytes]:
+            from services.migration.plan import build_plan_with_identities
 
             # As ``migrate plan``: the store is read (organisations, login IDs, legacy ids
             # already migrated), never written.
-            return build_plan(ctx, op, source, policy, progress=control.progress,
-                              cancelled=lambda: control.cancelled)
+            return build_plan_with_identities(ctx, op, source, policy,
+                                              progress=control.progress,
+                                              cancelled=lambda: control.cancelled)
 
         self._handle = wizard.runner.submit(work, owner=self, on_result=self._planned,
                                             on_error=self._failed,
@@ -390,9 +391,10 @@ class ValidationPage(QWizardPage):
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(min(done, total))
 
-    def _planned(self, plan: dict[str, Any]) -> None:
+    def _planned(self, made: tuple[dict[str, Any], bytes]) -> None:
         self._handle = None
         wizard = self._wizard
+        plan, wizard.plan_identities = made
         wizard.plan = plan
         self.progress.hide()
         counts = plan["counts"]
@@ -661,7 +663,7 @@ class SignOffPage(QWizardPage):
 
     def sign(self) -> None:
         wizard = self._wizard
-        plan, path = wizard.plan, wizard.plan_path
+        plan, path, identities = wizard.plan, wizard.plan_path, wizard.plan_identities
         ctx, op = wizard.ctx, wizard.operator
         if plan is None or path is None or self._busy or plan.get("sign_off"):
             return
@@ -678,7 +680,7 @@ class SignOffPage(QWizardPage):
                            signed["plan_id"], change=Change(after={
                                "source_sha256": signed["source"]["sha256"],
                                "plan_digest": record["digest"]}))
-            write_plan(path, signed)
+            write_plan(path, signed, identities)
             return signed
 
         self._set_busy(True)

@@ -113,14 +113,15 @@ class RunPage(QWizardPage):
             return
 
         def work(control: TaskControl) -> RunSummary:
-            from services.migration.plan import load_plan
+            from services.migration.plan import identities_path, load_plan
             from services.migration.run import run_migration
 
             # As ``migrate run PLAN``: the written, signed-off plan file is what runs.
             plan = load_plan(plan_path)
             return run_migration(ctx, op, plan, source, policy=policy,
                                  progress=control.progress,
-                                 cancelled=lambda: control.cancelled)
+                                 cancelled=lambda: control.cancelled,
+                                 identities=identities_path(plan_path))
 
         self.summary = None
         self.error.hide()

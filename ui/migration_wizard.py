@@ -49,6 +49,7 @@ class MigrationWizard(QWizard):
         self.policy = policy or load_migration_policy()
         self.source: Path | None = None
         self.plan: dict[str, Any] | None = None
+        self.plan_identities: bytes | None = None  # written beside the plan at sign-off
         self.plan_path: Path | None = None
         self._running = False
         self.setWindowTitle("Migrate legacy accounts")
@@ -75,6 +76,7 @@ class MigrationWizard(QWizard):
         """A new export starts a new plan."""
         if source != self.source:
             self.source, self.plan, self.plan_path = source, None, None
+            self.plan_identities = None
 
     def set_running(self, running: bool) -> None:
         # While a batch is being written the wizard stays open: Cancel the run first.

@@ -40,24 +40,33 @@ def _summary(plan: dict[str, Any], out: str | None) -> str:
                        ("ORG", "SIZE", "ROWS", "REJECTED", "IDENTITIES", "DISABLED", "LSOS",
                         "IN STORE")))
     lines.append("")
-    lines.append(f"Plan written to {out}; review it, decide the suggested merges "
+    lines.append(f"Plan written to {out}, its identities to {_identities_name(out)} (keep "
+                 "them together: the run reads the identities from there instead of "
+                 "re-reading the export); review the plan, decide the suggested merges "
                  "(migrate decide) and sign it off (migrate sign-off)." if out else
                  "Nothing was written; add --out PLAN.json to keep the plan for sign-off.")
     return "\n".join(lines)
 
 
+def _identities_name(out: str) -> str:
+    from services.migration.plan import identities_path
+
+    return identities_path(Path(out)).name
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     from policies.migration_policy import load_migration_policy
-    from services.migration.plan import build_plan, write_plan
+    from services.migration.plan import build_plan_with_identities, write_plan
 
     policy = load_migration_policy(Path(args.policy) if args.policy else None)
     ctx = open_ctx(args)
     try:
-        plan = build_plan(ctx, operator(ctx), Path(args.file), policy, fmt=args.format)
+        plan, identities = build_plan_with_identities(ctx, operator(ctx), Path(args.file),
+                                                      policy, fmt=args.format)
     finally:
         ctx.close()
     if args.out:
-        write_plan(Path(args.out), plan)
+        write_plan(Path(args.out), plan, identities)
     emit(args, plan, _summary(plan, args.out))
     return 0
 
@@ -158,7 +167,7 @@ class _ProgressLine:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from policies.migration_policy import load_migration_policy
-    from services.migration.plan import load_plan
+    from services.migration.plan import identities_path, load_plan
     from services.migration.run import run_migration
 
     plan_path = Path(args.plan)
@@ -170,7 +179,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         summary = run_migration(ctx, operator(ctx), plan, _source_for(args, plan, plan_path),
                                 policy=policy, progress=_ProgressLine(),
-                                cancelled=interrupt.cancelled)
+                                cancelled=interrupt.cancelled,
+                                identities=identities_path(plan_path))
     finally:
         signal.signal(signal.SIGINT, previous)
         ctx.close()

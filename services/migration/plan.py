@@ -6,12 +6,18 @@ What the plan holds, and what it deliberately does not
 The plan keeps what a person must review or decide: every rejected row with its reasons,
 every automatic merge of exact duplicates, every suggested merge (with room for the decision),
 every conflict (with its default resolution, which the admin may change), the LSOs, and counts
-per outcome and per organisation. It does **not** keep one record per identity: a run
-re-derives the identities from the source file itself, which the plan pins by SHA-256, with the
-same code (:func:`planned_identities`), and checks the result against the plan's
-``derivation.digest``. So a 100,000-row plan stays a few hundred kilobytes instead of tens of
+per outcome and per organisation. It does **not** keep one record per identity: the plan pins
+the source file by SHA-256 and the derived identities by ``derivation.digest``, the SHA-256 of
+one line per identity (:meth:`PlannedIdentity.digest_line`). So a 100,000-row plan stays a few
 megabytes, the source file stays the one record of what was exported, and neither a changed
 file, a changed policy nor a changed grouping rule can slip through between plan and run.
+
+The lines themselves are written beside the plan, ``PLAN.identities.tsv``
+(:func:`identities_path`): a file whose SHA-256 *is* the signed-off ``derivation.digest``, so a
+run reads its identities from there after hashing it — a tenth of the time of reading and
+validating the export again. A missing or altered identities file costs only that time: the
+run then re-derives the identities from the source with the same code and checks them against
+the digest (:func:`planned_identities`).
 
 Grouping rules (programme decisions 1 and 2)
 --------------------------------------------
@@ -50,6 +56,7 @@ from services.store.schema import ORG_TYPES, PRODUCTS
 
 PLAN_FORMAT = "gatehouse-migration-plan"
 PLAN_VERSION = 1
+IDENTITIES_SUFFIX = ".identities.tsv"
 DECISIONS = ("confirmed", "rejected")
 LSO_ROLE = ("GATEHOUSE", "lso")
 NOT_IN_SCOPE = "(not in scope)"
@@ -86,10 +93,29 @@ class PlannedIdentity:
         return LSO_ROLE in self.roles
 
     def digest_line(self) -> str:
+        """The identity as one line of the identities file. Unambiguous: validation refuses
+        control characters (tabs, newlines) in every value, legacy ids are letters, digits and
+        ``. _ : / -``, and products and roles come from the catalogue."""
         roles = ",".join(f"{p}:{r}" for p, r in self.roles)
         legacy = ",".join(f"{i}@{n}" for i, n in self.legacy)
         return "\t".join((self.login_id, self.email, self.given_name, self.family_name,
                           self.org_code, self.status, roles, legacy)) + "\n"
+
+    @classmethod
+    def from_line(cls, index: int, line: str) -> PlannedIdentity:
+        """The identity a :meth:`digest_line` describes (without the plan-time conflicts,
+        which the plan document holds)."""
+        login_id, email, given, family, org, status, roles, legacy = line.split("\t")
+        return cls(index, login_id, email, given, family, org, status,
+                   tuple(_pair(role, ":") for role in roles.split(",")) if roles else (),
+                   tuple((lid, int(row)) for lid, row in (_pair(item, "@")
+                                                          for item in legacy.split(","))),
+                   ())
+
+
+def _pair(text: str, sep: str) -> tuple[str, str]:
+    head, _sep, tail = text.rpartition(sep)
+    return head, tail
 
 
 @dataclass
@@ -102,6 +128,7 @@ class Derivation:
     rejections: list[Rejection]  # the first MAX_REJECTION_DETAILS
     identities: list[PlannedIdentity]
     digest: str
+    lines: bytes = b""  # the identities file: its SHA-256 is ``digest``
     org_rows: Counter[str] = field(default_factory=Counter)  # rows naming an org in scope
     rejected: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
@@ -210,11 +237,10 @@ def derive(path: Path, policy: MigrationPolicy, *, fmt: str | None = None,
         found.identities = [_resolve(n, accounts if isinstance(accounts, list) else [accounts])
                             for n, accounts in enumerate(groups.values())]
         del groups
-    digest = hashlib.sha256()
-    for planned in found.identities:
-        digest.update(planned.digest_line().encode())
+    found.lines = "".join([planned.digest_line() for planned in found.identities]).encode()
     assert source.sha256 is not None
-    found.sha256, found.rows, found.digest = source.sha256, rows, digest.hexdigest()
+    found.sha256, found.rows = source.sha256, rows
+    found.digest = hashlib.sha256(found.lines).hexdigest()
     return found
 
 
@@ -273,6 +299,15 @@ def build_plan(ctx: Context | None, op: Operator, path: Path, policy: MigrationP
                cancelled: Cancelled | None = None) -> dict[str, Any]:
     """The plan document for ``path``. Reads the store (organisations, login IDs, legacy ids
     already migrated) when ``ctx`` is given; writes nothing."""
+    return build_plan_with_identities(ctx, op, path, policy, fmt=fmt, progress=progress,
+                                      cancelled=cancelled)[0]
+
+
+def build_plan_with_identities(
+        ctx: Context | None, op: Operator, path: Path, policy: MigrationPolicy, *,
+        fmt: str | None = None, progress: Progress | None = None,
+        cancelled: Cancelled | None = None) -> tuple[dict[str, Any], bytes]:
+    """The plan document and its identities file (``write_plan(..., identities=...)``)."""
     require(op, Action.MIGRATION_READ)
     with collector_paused():
         return _build_plan(ctx, op, path, policy, fmt, progress, cancelled)
@@ -280,7 +315,7 @@ def build_plan(ctx: Context | None, op: Operator, path: Path, policy: MigrationP
 
 def _build_plan(ctx: Context | None, op: Operator, path: Path, policy: MigrationPolicy,
                 fmt: str | None, progress: Progress | None, cancelled: Cancelled | None
-                ) -> dict[str, Any]:
+                ) -> tuple[dict[str, Any], bytes]:
     now = ctx.now() if ctx is not None else None
     found = derive(path, policy, fmt=fmt, progress=progress, cancelled=cancelled)
     store = _store_view(ctx, policy)
@@ -349,7 +384,7 @@ def _build_plan(ctx: Context | None, op: Operator, path: Path, policy: Migration
             "columns": found.source.columns, "rows": found.rows,
         },
         "policy": {"name": policy.name, "system": policy.system, "sha256": policy.sha256,
-                   "batch_size": policy.batch_size},
+                   "batch_size": policy.batch_size_for(len(found.identities))},
         "derivation": {"identities": len(found.identities), "digest": found.digest},
         "counts": {
             "rows": {"total": found.rows, **{k: outcome_rows[k] for k in (
@@ -381,7 +416,7 @@ def _build_plan(ctx: Context | None, op: Operator, path: Path, policy: Migration
         "lsos": lsos,
         "sign_off": None,
     }
-    return plan
+    return plan, found.lines
 
 
 def _conflict(kind: str, planned: PlannedIdentity) -> dict[str, Any]:
@@ -409,15 +444,29 @@ def plan_digest(plan: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def write_plan(path: Path, plan: dict[str, Any]) -> None:
-    """Atomically: a temporary file, flushed to disk, then renamed over the target."""
+def identities_path(plan_path: Path) -> Path:
+    """The identities file that goes with a plan file: ``plan.json`` → ``plan.identities.tsv``."""
+    return plan_path.with_name(f"{plan_path.stem}{IDENTITIES_SUFFIX}")
+
+
+def write_plan(path: Path, plan: dict[str, Any], identities: bytes | None = None) -> None:
+    """Atomically: a temporary file, flushed to disk, then renamed over the target. With
+    ``identities`` (from :func:`build_plan_with_identities`), the plan's identities file too,
+    first."""
+    if identities is not None:
+        if hashlib.sha256(identities).hexdigest() != plan["derivation"]["digest"]:
+            raise ValueError("these identities are not the ones the plan was derived with")
+        _write_atomically(identities_path(path), identities)
+    # json.dumps, not json.dump: only the one-shot form uses the C encoder (3x faster).
+    text = json.dumps(plan, ensure_ascii=False, separators=(",", ":"))
+    _write_atomically(path, (text + "\n").encode())
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.partial")
     try:
-        # json.dumps, not json.dump: only the one-shot form uses the C encoder (3x faster).
-        text = json.dumps(plan, ensure_ascii=False, separators=(",", ":"))
-        with tmp.open("w", encoding="utf-8") as out:
-            out.write(text)
-            out.write("\n")
+        with tmp.open("wb") as out:
+            out.write(data)
             out.flush()
             os.fsync(out.fileno())
         tmp.replace(path)
@@ -467,32 +516,76 @@ def check_source(plan: dict[str, Any], path: Path) -> None:
                           "differs); make a new plan from this file and have it signed off.")
 
 
-def planned_identities(plan: dict[str, Any], path: Path, policy: MigrationPolicy
-                       ) -> list[PlannedIdentity]:
-    """The identities a run creates, re-derived from the unchanged source file, with the
-    plan's conflict resolutions applied. Refuses a changed file, policy or derivation."""
+@dataclass
+class Planned:
+    """The identities a run creates, in derivation order: one line each (the identities
+    file's), parsed a batch at a time — a million parsed identities would hold 1.5 GB, their
+    lines a tenth of that — with the plan's organisation choices applied."""
+
+    lines: list[str]
+    moves: dict[str, str]  # login ID → organisation chosen by the admin (org_mismatch)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def slice(self, first: int, count: int) -> list[PlannedIdentity]:
+        out = []
+        moves = self.moves
+        for n, line in enumerate(self.lines[first:first + count], start=first):
+            planned = PlannedIdentity.from_line(n, line)
+            target = moves.get(planned.login_id) if moves else None
+            if target and target != planned.org_code:
+                planned = PlannedIdentity(**{**_fields(planned), "org_code": target})
+            out.append(planned)
+        return out
+
+
+def read_identities(path: Path, plan: dict[str, Any]) -> list[str] | None:
+    """The lines of a plan's identities file, or None if there is none or it is not the one
+    the plan's digest names (then the identities are derived from the source again)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    derivation = plan["derivation"]
+    if hashlib.sha256(data).hexdigest() != derivation["digest"]:
+        return None
+    lines = data.decode().split("\n")
+    if lines.pop() != "" or len(lines) != derivation["identities"]:
+        return None
+    return lines
+
+
+def load_planned(plan: dict[str, Any], path: Path, policy: MigrationPolicy,
+                 identities: Path | None = None) -> Planned:
+    """The identities a run creates, with the plan's conflict resolutions: read from the
+    plan's ``identities`` file when it is the one the plan pins, else derived from the source
+    again. Refuses a changed source file, policy or derivation."""
     check_source(plan, path)
     if policy.sha256 != plan["policy"]["sha256"]:
         raise PlanRefused("policies/migration.toml has changed since the plan was made; make "
                           "a new plan under the current policy.")
-    found = derive(path, policy, fmt=plan["source"]["format"])
-    if found.digest != plan["derivation"]["digest"]:
-        raise PlanRefused("This Gatehouse groups the export differently from the one that "
-                          "made the plan; make the plan again with this version.")
+    lines = read_identities(identities, plan) if identities is not None else None
+    if lines is None:
+        derived = derive(path, policy, fmt=plan["source"]["format"])
+        if derived.digest != plan["derivation"]["digest"]:
+            raise PlanRefused("This Gatehouse groups the export differently from the one "
+                              "that made the plan; make the plan again with this version.")
+        lines = derived.lines.decode().split("\n")[:-1]
     moves = {c["login_id"]: c["resolution"]["organisation"] for c in plan["conflicts"]
              if c["kind"] == "org_mismatch"}
-    if not moves:
-        return found.identities
-    out = []
-    for planned in found.identities:
-        target = moves.get(planned.login_id)
-        if target and target != planned.org_code:
-            if target not in policy.organisations:
-                raise PlanRefused(f"The plan moves {planned.login_id} to {target!r}, which is "
-                                  "not an organisation in scope.")
-            planned = PlannedIdentity(**{**_fields(planned), "org_code": target})
-        out.append(planned)
-    return out
+    for login_id, target in moves.items():
+        if target not in policy.organisations:
+            raise PlanRefused(f"The plan moves {login_id} to {target!r}, which is not an "
+                              "organisation in scope.")
+    return Planned(lines, moves)
+
+
+def planned_identities(plan: dict[str, Any], path: Path, policy: MigrationPolicy,
+                       identities: Path | None = None) -> list[PlannedIdentity]:
+    """All of :func:`load_planned`, parsed."""
+    found = load_planned(plan, path, policy, identities)
+    return found.slice(0, len(found))
 
 
 def _fields(planned: PlannedIdentity) -> dict[str, Any]:
