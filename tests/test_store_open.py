@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, inspect, text
 from services.context import open_context
 from services.errors import InvalidInput, SchemaTooNew, StoreUnavailable
 from services.store import open_store
-from services.store.database import BUSY_TIMEOUT_MS
+from services.store.database import BUSY_TIMEOUT_MS, SQLITE_PAGE_SIZE
 from services.store.migrate import alembic_config
 from services.store.schema import PRODUCTS
 
@@ -110,5 +110,31 @@ def test_sqlite_store_connections_use_wal_foreign_keys_full_sync_and_busy_timeou
                 assert pragma("synchronous") == 2  # FULL
                 assert pragma("busy_timeout") == BUSY_TIMEOUT_MS
                 assert BUSY_TIMEOUT_MS >= 1000
+                assert pragma("page_size") == SQLITE_PAGE_SIZE
+    finally:
+        store.close()
+
+
+def test_a_store_made_with_another_page_size_keeps_it_and_opens(tmp_path: Path) -> None:
+    """The page size is fixed when the file is made: an older store with SQLite's default
+    4 KiB pages is migrated and used as it is."""
+    import sqlite3
+
+    path = tmp_path / "older.db"
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA page_size=4096")
+    raw.execute("PRAGMA journal_mode=WAL")
+    raw.execute("CREATE TABLE kept (n INTEGER)")
+    raw.execute("INSERT INTO kept VALUES (7)")
+    raw.commit()
+    raw.close()
+    store = open_store(f"sqlite:///{path}")
+    try:
+        with store.write() as conn:
+            assert conn.exec_driver_sql("PRAGMA page_size").scalar_one() == 4096
+            assert conn.exec_driver_sql("SELECT n FROM kept").scalar_one() == 7
+            assert conn.execute(text("SELECT count(*) FROM product")).scalar_one() == len(PRODUCTS)
+        with store.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
     finally:
         store.close()
