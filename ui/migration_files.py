@@ -11,12 +11,20 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 EXPORT_FILTER = "Legacy exports (*.csv *.txt *.jsonl *.json);;All files (*)"
+PLAN_FILTER = "Migration plans (*.json);;All files (*)"
 
 
 def ask_source(parent: QWidget | None, start: str = "") -> Path | None:
     """The legacy export to migrate, or None if the person cancelled."""
     name, _filter = QFileDialog.getOpenFileName(parent, "Choose the legacy export", start,
                                                 EXPORT_FILTER)
+    return Path(name) if name else None
+
+
+def ask_plan(parent: QWidget | None) -> Path | None:
+    """The signed-off plan file of a run to resume, or None if the person cancelled."""
+    name, _filter = QFileDialog.getOpenFileName(parent, "Choose the plan of the stopped run",
+                                                "", PLAN_FILTER)
     return Path(name) if name else None
 
 

@@ -1,6 +1,7 @@
 """The Migration page (issue 5): the runs in this store with their status, and migration
 tracked to completion per organisation and size band — passwords set, resets pending, codes
-expired — as a table and a chart; for a platform admin, the wizard and "Send reminders".
+expired — as a table and a chart; for a platform admin, the wizard, "Resume a stopped run" (the
+wizard at its run step, for the plan file the admin points to) and "Send reminders".
 
 Admins and security reviewers see it (``MIGRATION_READ``); a reviewer reads only. The figures
 are ``services.migration.tracking``'s, as ``migrate status`` and ``migrate progress`` print.
@@ -9,6 +10,7 @@ are ``services.migration.tracking``'s, as ``migrate status`` and ``migrate progr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
@@ -23,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui import alerts
+from ui import alerts, migration_files
 from ui.appearance import icon
 from ui.migration_completion_chart import MigrationCompletionChart
 from ui.migration_plan_pages import caption, table_view
@@ -46,6 +48,15 @@ PROGRESS_COLUMNS = (("organisation", "Organisation"), ("size_band", "Size"),
                     ("pending", "Reset pending"), ("expired", "Code expired"),
                     ("disabled", "Disabled"))
 STATUS_TEXT = {"running": "running", "cancelled": "stopped: resumable", "done": "done"}
+
+
+@dataclass
+class Resumable:
+    """A plan file read for Resume: the plan, and its export if it lies beside the plan."""
+
+    path: Path
+    plan: dict[str, Any]
+    source: Path | None
 
 
 @dataclass
@@ -77,16 +88,22 @@ class MigrationPage(QWidget):
         self.start_button = QPushButton(icon("migration"), "&New migration…")
         self.start_button.setToolTip("Plan, review, sign off and run a legacy export")
         self.start_button.clicked.connect(self.start_wizard)
+        self.resume_button = QPushButton("Res&ume a stopped run…")
+        self.resume_button.setToolTip("Choose the plan file of a run that was cancelled or "
+                                      "interrupted; it carries on from its next batch")
+        self.resume_button.clicked.connect(self.resume_run)
+        self.resume_button.setEnabled(False)
         self.remind_button = QPushButton("Send re&minders")
         self.remind_button.setToolTip("Re-issue expired reset codes and e-mail a reminder "
                                       "(at most once a week, three times in all)")
         self.remind_button.clicked.connect(self.send_reminders)
         self.refresh_button = QPushButton("&Refresh")
         self.refresh_button.clicked.connect(self.load)
-        for button in (self.start_button, self.remind_button):
+        for button in (self.start_button, self.resume_button, self.remind_button):
             button.setVisible(self.can_run)
         actions = QHBoxLayout()
         actions.addWidget(self.start_button)
+        actions.addWidget(self.resume_button)
         actions.addWidget(self.remind_button)
         actions.addStretch(1)
         actions.addWidget(self.refresh_button)
@@ -128,7 +145,8 @@ class MigrationPage(QWidget):
         layout.addWidget(self.runs_view)
         layout.addWidget(caption("Tracking to completion, by organisation and size band"))
         layout.addLayout(by_org, 1)
-        QWidget.setTabOrder(self.start_button, self.remind_button)
+        QWidget.setTabOrder(self.start_button, self.resume_button)
+        QWidget.setTabOrder(self.resume_button, self.remind_button)
         QWidget.setTabOrder(self.remind_button, self.refresh_button)
         QWidget.setTabOrder(self.refresh_button, self.runs_view)
         QWidget.setTabOrder(self.runs_view, self.progress_view)
@@ -165,6 +183,7 @@ class MigrationPage(QWidget):
              "batches": f"{r['batches_done']} of {r['batches_total']}",
              **r["outcomes"], "started_by": r["started_by"],
              "started_at": r["started_at"][:16].replace("T", " ")} for r in tracking.runs])
+        self.resume_button.setEnabled(any(r["status"] != "done" for r in tracking.runs))
         self.progress_model.set_records([r.as_dict() for r in tracking.rows])
         self.chart.set_rows(tracking.rows)
         t = tracking.totals
@@ -189,6 +208,56 @@ class MigrationPage(QWidget):
         self.wizard = wizard
         wizard.open()
         return wizard
+
+    def resume_run(self) -> None:
+        """Ask for the plan file of a stopped run, check it is one, and open the wizard at its
+        run step. The export is looked for beside the plan, as ``migrate run`` does."""
+        path = migration_files.ask_plan(self)
+        if path is None:
+            return
+        ctx, op = self._ctx, self._op
+
+        def work(_control: TaskControl) -> Resumable:
+            from services.migration.plan import PlanRefused, load_plan
+            from services.migration.tracking import run_status
+
+            plan = load_plan(path)  # refuses a file that is not a plan, or an edited one
+            if plan.get("sign_off") is None:
+                raise PlanRefused(f"{path.name} has not been signed off, so it has never run; "
+                                  "take it through New migration.")
+            run = next((r for r in run_status(ctx, op) if r["plan_id"] == plan["plan_id"]),
+                       None)
+            if run is None:
+                raise PlanRefused(f"{path.name} has not been run in this store; start it with "
+                                  "New migration.")
+            if run["status"] == "done":
+                raise PlanRefused(f"{path.name} has already run to completion; nothing is "
+                                  "left to resume.")
+            source = path.with_name(str(plan["source"]["name"]))
+            return Resumable(path, plan, source if source.is_file() else None)
+
+        self.resume_button.setEnabled(False)
+        self._runner.submit(work, owner=self, on_result=self._open_resumed,
+                            on_done=self._resume_done)
+
+    def _resume_done(self) -> None:
+        if self.tracking is not None:
+            self.resume_button.setEnabled(any(r["status"] != "done"
+                                              for r in self.tracking.runs))
+
+    def _open_resumed(self, found: Resumable) -> None:
+        from ui.migration_wizard import MigrationWizard
+
+        source = found.source or migration_files.ask_source(self, str(found.path.parent))
+        if source is None:
+            return  # the run checks the export's SHA-256 against the plan before anything
+        wizard = MigrationWizard(self._ctx, self._op, self._runner, policy=self._policy,
+                                 parent=self)
+        wizard.resume(found.path, found.plan, source)
+        wizard.migrated.connect(self.load)
+        wizard.finished.connect(self._wizard_closed)
+        self.wizard = wizard
+        wizard.open()
 
     def _wizard_closed(self, _result: int) -> None:
         self.load()  # a cancelled run shows as resumable

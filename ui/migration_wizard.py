@@ -72,6 +72,12 @@ class MigrationWizard(QWizard):
             self.setPage(page_id, page)
         self.run_page.finished.connect(self.migrated)
 
+    def resume(self, plan_path: Path, plan: dict[str, Any], source: Path) -> None:
+        """Open at the run step for a signed-off plan whose run stopped part-way (the Migration
+        page's Resume): the run carries on from its first batch not yet written."""
+        self.source, self.plan, self.plan_path = source, plan, plan_path
+        self.setStartId(RUN)
+
     def set_source(self, source: Path) -> None:
         """A new export starts a new plan."""
         if source != self.source:

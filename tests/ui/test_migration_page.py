@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -154,3 +155,100 @@ def test_empty_store_says_so_and_the_wizard_opens_from_the_main_window(
     page.wizard.reject()
     wait_idle(qtbot, runner)
     assert not page.wizard.isVisible()
+
+
+def _stopped_run(ctx: Context, tmp_path: Path, policy: MigrationPolicy
+                 ) -> tuple[Path, dict[str, Any]]:
+    """A signed-off plan file beside its export, run for one batch and then cancelled."""
+    from services.migration.plan import build_plan_with_identities, write_plan
+
+    export = tmp_path / "legacy-stopped.csv"
+    write_export_file(export, users=350, seed=21, policy=policy)
+    plan, identities = build_plan_with_identities(ctx, SYSTEM, export, policy)
+    decide(plan, SYSTEM, ctx.now(), reject_all=True)
+    sign_off(plan, SYSTEM, ctx.now())
+    plan_path = tmp_path / "legacy-stopped.plan.json"
+    write_plan(plan_path, plan, identities)
+    asked: list[int] = []
+
+    def after_one_batch() -> bool:
+        asked.append(1)
+        return len(asked) > 1
+
+    stopped = run_migration(ctx, SYSTEM, plan_path, export, policy=policy,
+                            cancelled=after_one_batch)
+    assert stopped.cancelled and stopped.batches_done == 1 < stopped.total_batches
+    return plan_path, plan
+
+
+def test_a_stopped_run_is_resumed_from_the_page_with_its_plan_file(
+        qtbot: QtBot, ctx: Context, runner: TaskRunner, shown: Alerts,
+        session_for: Callable[..., Session], policy: MigrationPolicy, tmp_path: Path,
+        make_person: Callable[..., object], monkeypatch: pytest.MonkeyPatch) -> None:
+    from ui import migration_files
+
+    make_person()  # the company organisation
+    plan_path, plan = _stopped_run(ctx, tmp_path, policy)
+    session = session_for("platform_admin")
+    page = _page(qtbot, ctx, session, runner, policy)
+    assert page.runs_model.value(0, "status") == "stopped: resumable"
+    assert page.resume_button.isVisible() and page.resume_button.isEnabled()
+    save_screenshot(page, "migration_page_stopped_run", tmp_path)
+
+    monkeypatch.setattr(migration_files, "ask_plan", lambda _parent: plan_path)
+    monkeypatch.setattr(migration_files, "ask_source", lambda *_a: pytest.fail(
+        "the export lies beside the plan: nothing to ask"))
+    page.resume_button.click()
+    qtbot.waitUntil(lambda: page.wizard is not None and page.wizard.isVisible(),
+                    timeout=10_000)
+    wizard = page.wizard
+    assert wizard is not None and wizard.plan_path == plan_path
+    qtbot.waitUntil(lambda: wizard.run_page.summary is not None, timeout=60_000)
+    wait_idle(qtbot, runner)
+    summary = wizard.run_page.summary
+    assert summary is not None and summary.status == "done" and not summary.already_done
+    assert 0 < summary.batches_now == summary.total_batches - 1
+    (run,) = run_status(ctx, session.operator)
+    assert run["status"] == "done" and run["batches_done"] == run["batches_total"]
+    assert run["outcomes"]["created"] == plan["counts"]["identities"]["create"]
+    assert 0 < summary.created < run["outcomes"]["created"]  # the first batch ran before
+    wizard.accept()
+    wait_idle(qtbot, runner)
+    qtbot.waitUntil(lambda: page.runs_model.value(0, "status") == "done", timeout=10_000)
+    assert not page.resume_button.isEnabled()
+    assert shown.errors == [] and shown.internal == []
+
+
+def test_resume_refuses_a_plan_that_has_not_run_here_or_is_done(
+        qtbot: QtBot, ctx: Context, runner: TaskRunner, shown: Alerts,
+        session_for: Callable[..., Session], policy: MigrationPolicy, tmp_path: Path,
+        make_person: Callable[..., object], monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.migration.plan import write_plan
+    from ui import migration_files
+
+    make_person()
+    plan_path, _plan = _stopped_run(ctx, tmp_path, policy)
+    session = session_for("platform_admin")
+    page = _page(qtbot, ctx, session, runner, policy)
+
+    other = tmp_path / "other.csv"
+    write_export_file(other, users=40, seed=22, policy=policy)
+    never = build_plan(ctx, SYSTEM, other, policy)
+    sign_off(never, SYSTEM, ctx.now())
+    never_path = tmp_path / "other.plan.json"
+    write_plan(never_path, never)
+    monkeypatch.setattr(migration_files, "ask_plan", lambda _parent: never_path)
+    page.resume_button.click()
+    wait_idle(qtbot, runner)
+    assert shown.errors == ["other.plan.json has not been run in this store; start it with "
+                            "New migration."]
+    assert page.wizard is None and page.resume_button.isEnabled()
+
+    assert run_migration(ctx, SYSTEM, plan_path, tmp_path / "legacy-stopped.csv",
+                         policy=policy).status == "done"
+    monkeypatch.setattr(migration_files, "ask_plan", lambda _parent: plan_path)
+    page.resume_button.click()
+    wait_idle(qtbot, runner)
+    assert shown.errors[-1] == ("legacy-stopped.plan.json has already run to completion; "
+                                "nothing is left to resume.")
+    assert page.wizard is None
