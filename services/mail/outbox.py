@@ -63,11 +63,14 @@ def enqueue(ctx: Context, conn: Connection, *, kind: str, to_address: str,
 # A sealed body may instead hold the template's values, rendered when the mail is read: bulk
 # work (a migration queues 100,000 notices) then stores ~200 bytes a message, not ~1.3 KB.
 _VALUES_MARK = b"gatehouse-mail-values/1\n"
+# Built once: ``json.dumps`` with options builds a new encoder per call, a tenth of a
+# migration batch's preparation at 100,000 notices.
+_VALUES_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def seal_values(ctx: Context, kind: str, values: dict[str, str]) -> str:
     """The sealed form of a message stored as ``kind`` and its values (see ``read_body``)."""
-    payload = json.dumps({"kind": kind, "values": values}, separators=(",", ":"))
+    payload = _VALUES_ENCODER.encode({"kind": kind, "values": values})
     return ctx.vault.encrypt(_VALUES_MARK + payload.encode(), BODY_CONTEXT)
 
 
