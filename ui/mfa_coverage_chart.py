@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QResizeEvent
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QColor, QFontMetrics, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from ui.stacked_bars import PAD, StackedBars, draw_empty, legend_height, legend_rows, open_painter
 
 if TYPE_CHECKING:
     from services.mfa.campaign import Coverage
@@ -20,10 +22,6 @@ if TYPE_CHECKING:
 SEGMENTS = (("enrolled", "Enrolled", QColor("#2b8a7e")), ("locked", "Locked", QColor("#7c6fb0")),
             ("pending", "Pending", QColor("#e3b341")), ("overdue", "Overdue", QColor("#d9534f")),
             ("reset", "Reset", QColor("#9aa5b1")))
-TRACK = QColor("#eef1f3")
-TEXT = QColor("#1f2933")
-MUTED = QColor("#616e7c")
-PAD = 12.0
 BAR = 18.0
 ROW_GAP = 10.0
 VALUE_WIDTH = 120.0
@@ -50,25 +48,15 @@ class MfaCoverageChart(QWidget):
             + ", ".join(f"{getattr(c, key)} {label.lower()}" for key, label, _ in SEGMENTS) + "."
             for c in self.organisations)
 
-    def _legend_rows(self, metrics: QFontMetrics, left: float) -> list[list[int]]:
+    def _legend_rows(self, metrics: QFontMetrics) -> list[list[int]]:
         """The legend's entries (indexes into SEGMENTS), wrapped to the widget's width."""
-        rows: list[list[int]] = [[]]
-        x = left
-        for number, (_key, label, _colour) in enumerate(SEGMENTS):
-            width = 14 + metrics.horizontalAdvance(label) + 16
-            if rows[-1] and x + width > self.width() - PAD:
-                rows.append([])
-                x = left
-            rows[-1].append(number)
-            x += width
-        return rows
+        return legend_rows(metrics, SEGMENTS, self.width() - PAD)
 
     def heightForContent(self) -> int:
         metrics = QFontMetrics(self.font())
-        line = metrics.height()
-        legend = len(self._legend_rows(metrics, PAD))
+        legend = len(self._legend_rows(metrics))
         rows = max(len(self.organisations), 1)
-        return int(PAD + legend * (line + 4) + 4 + rows * (BAR + ROW_GAP) + PAD)
+        return int(PAD + legend_height(legend, metrics.height()) + rows * (BAR + ROW_GAP) + PAD)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -81,56 +69,18 @@ class MfaCoverageChart(QWidget):
         return QSize(360, self.heightForContent())
 
     def paintEvent(self, _event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.fillRect(self.rect(), QColor("#ffffff"))
-        metrics = QFontMetrics(self.font())
-        line = float(metrics.height())
+        painter = open_painter(self)
         if not self.organisations:
-            painter.setPen(MUTED)
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
-                             "Nobody is targeted for MFA yet.")
+            draw_empty(painter, self, "Nobody is targeted for MFA yet.")
             painter.end()
             return
-        labels = [c.org_code for c in self.organisations]
-        label_width = max(metrics.horizontalAdvance(t) for t in labels) + 12.0
-        left = PAD + label_width
-        span = max(self.width() - PAD - VALUE_WIDTH - left, 40.0)
-        most = max(c.total for c in self.organisations) or 1
-        # The legend, wrapped.
-        y = PAD
-        for legend_row in self._legend_rows(metrics, PAD):
-            x: float = PAD
-            for number in legend_row:
-                _key, label, colour = SEGMENTS[number]
-                painter.fillRect(QRectF(x, y + (line - 10) / 2, 10, 10), colour)
-                painter.setPen(TEXT)
-                width = metrics.horizontalAdvance(label)
-                painter.drawText(QRectF(x + 14, y, width + 2, line),
-                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                                 label)
-                x += 14 + width + 16
-            y += line + 4
-        y += 4
-        bold = QFont(self.font())
-        bold.setWeight(QFont.Weight.DemiBold)
+        bars = StackedBars(painter, self.font(), self.width(), SEGMENTS,
+                           [c.org_code for c in self.organisations],
+                           max(c.total for c in self.organisations),
+                           bar=BAR, value_width=VALUE_WIDTH)
+        y = bars.draw_legend(self._legend_rows(bars.metrics), PAD)
         for coverage in self.organisations:
-            painter.setPen(TEXT)
-            painter.setFont(self.font())
-            painter.drawText(QRectF(PAD, y, label_width - 8, BAR),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                             coverage.org_code)
-            painter.fillRect(QRectF(left, y, span, BAR), TRACK)
-            x = left
-            for key, _label, colour in SEGMENTS:
-                count = int(getattr(coverage, key))
-                if count:
-                    segment = span * count / most
-                    painter.fillRect(QRectF(x, y, segment, BAR), colour)
-                    x += segment
-            painter.setFont(bold)
-            painter.drawText(QRectF(left + span + 8, y, VALUE_WIDTH - 8, BAR),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             f"{coverage.coverage_percent:.1f} % of {coverage.total}")
+            bars.draw_bar(y, coverage.org_code, coverage,
+                          f"{coverage.coverage_percent:.1f} % of {coverage.total}")
             y += BAR + ROW_GAP
         painter.end()

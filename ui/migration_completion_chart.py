@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QColor, QFontMetrics, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from ui.stacked_bars import PAD, StackedBars, draw_empty, legend_height, legend_rows, open_painter
 
 if TYPE_CHECKING:
     from services.migration.tracking import ProgressRow
@@ -21,10 +23,6 @@ SEGMENTS = (("completed", "Password set", QColor("#2b8a7e")),
             ("pending", "Reset pending", QColor("#e3b341")),
             ("expired", "Code expired", QColor("#d9534f")),
             ("disabled", "Disabled", QColor("#9aa5b1")))
-TRACK = QColor("#eef1f3")
-TEXT = QColor("#1f2933")
-MUTED = QColor("#616e7c")
-PAD = 12.0
 BAR = 16.0
 ROW_GAP = 8.0
 BAND_GAP = 6.0
@@ -65,7 +63,8 @@ class MigrationCompletionChart(QWidget):
         line = QFontMetrics(self.font()).height()
         rows = max(len(self.rows), 1)
         bands = len(self._bands())
-        return int(PAD + line + 8 + bands * (line + BAND_GAP) + rows * (BAR + ROW_GAP) + PAD)
+        return int(PAD + legend_height(1, line) + bands * (line + BAND_GAP)
+                   + rows * (BAR + ROW_GAP) + PAD)
 
     def sizeHint(self) -> QSize:
         return QSize(520, self.heightForContent())
@@ -74,57 +73,22 @@ class MigrationCompletionChart(QWidget):
         return QSize(380, self.heightForContent())
 
     def paintEvent(self, _event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.fillRect(self.rect(), QColor("#ffffff"))
-        metrics = QFontMetrics(self.font())
-        line = float(metrics.height())
+        painter = open_painter(self)
         if not self.rows:
-            painter.setPen(MUTED)
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
-                             "Nobody has been migrated yet.")
+            draw_empty(painter, self, "Nobody has been migrated yet.")
             painter.end()
             return
-        label_width = max(metrics.horizontalAdvance(r.organisation) for r in self.rows) + 12.0
-        left = PAD + label_width
-        span = max(self.width() - PAD - VALUE_WIDTH - left, 40.0)
-        most = max(r.migrated for r in self.rows) or 1
-        x = PAD
-        y = PAD
-        for _key, label, colour in SEGMENTS:
-            painter.fillRect(QRectF(x, y + (line - 10) / 2, 10, 10), colour)
-            painter.setPen(TEXT)
-            width = metrics.horizontalAdvance(label)
-            painter.drawText(QRectF(x + 14, y, width + 2, line),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, label)
-            x += 14 + width + 16
-        y += line + 8
-        bold = QFont(self.font())
-        bold.setWeight(QFont.Weight.DemiBold)
+        bars = StackedBars(painter, self.font(), self.width(), SEGMENTS,
+                           [r.organisation for r in self.rows],
+                           max(r.migrated for r in self.rows),
+                           bar=BAR, value_width=VALUE_WIDTH)
+        # The legend on one row, not wrapped: heightForContent counts one.
+        y = bars.draw_legend(legend_rows(bars.metrics, SEGMENTS), PAD)
         for band in self._bands():
-            painter.setFont(bold)
-            painter.setPen(MUTED)
-            painter.drawText(QRectF(PAD, y, self.width() - 2 * PAD, line),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             f"{band.capitalize()} organisations")
-            y += line + BAND_GAP
+            bars.draw_heading(f"{band.capitalize()} organisations", y)
+            y += bars.line + BAND_GAP
             for row in (r for r in self.rows if r.size_band == band):
-                painter.setFont(self.font())
-                painter.setPen(TEXT)
-                painter.drawText(QRectF(PAD, y, label_width - 8, BAR),
-                                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                                 row.organisation)
-                painter.fillRect(QRectF(left, y, span, BAR), TRACK)
-                bar_x = left
-                for key, _label, colour in SEGMENTS:
-                    count = int(getattr(row, key))
-                    if count:
-                        segment = span * count / most
-                        painter.fillRect(QRectF(bar_x, y, segment, BAR), colour)
-                        bar_x += segment
-                painter.setFont(bold)
-                painter.drawText(QRectF(left + span + 8, y, VALUE_WIDTH - 8, BAR),
-                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                                 f"{percent_done(row):.0f} % of {row.migrated:,}")
+                bars.draw_bar(y, row.organisation, row,
+                              f"{percent_done(row):.0f} % of {row.migrated:,}")
                 y += BAR + ROW_GAP
         painter.end()
