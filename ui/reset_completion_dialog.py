@@ -5,7 +5,8 @@ password, checked live against the policy.
 a refused password leaves the code usable, so the person simply tries another. It signs nobody
 in: the person goes back to the sign-in dialog and signs in with the new password. Someone
 without a code can ask for one here (``request_reset``, which answers the same whether or not
-the address has an account).
+the address has an account). The form and its handling are the ones the change-password dialog
+has too (``ui.password_form``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,6 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -27,11 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.alerts import inline_label
-from ui.appearance import icon
-from ui.fit_to_content import HeightFitter
-from ui.new_password_form import NewPasswordForm, needs_authenticator, refusal_text
-from ui.password_field import PasswordField
+from ui.password_form import PasswordFormDialog
 from ui.task_runner import TaskControl, TaskRunner
 
 if TYPE_CHECKING:
@@ -40,27 +34,22 @@ if TYPE_CHECKING:
 DONE_TEXT = "Your new password is set. Sign in with your new password."
 
 
-class ResetCompletionDialog(QDialog):
+class ResetCompletionDialog(PasswordFormDialog):
     completed = Signal(str)  # subject id
     code_requested = Signal(str)  # the service's answer
 
     def __init__(self, ctx: Context, runner: TaskRunner, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._ctx, self._runner = ctx, runner
-        self._busy = False
-        self.done_ok = False
-        self.setWindowTitle("Complete a password reset")
-        self.setWindowIcon(icon("passwords"))
-        self.setMinimumWidth(560)
-
-        heading = QLabel("Complete a password reset")
-        heading.setObjectName("dialogHeading")
-        note = QLabel("Paste the reset code from the e-mail we sent you, then choose a new "
-                      "password. The code works once and for a short time. Your names, "
-                      "e-mail and organisation, and your recent passwords, are also checked "
-                      "when you set it.")
-        note.setWordWrap(True)
-        note.setObjectName("fineprint")
+        super().__init__(
+            runner, lambda: None, title="Complete a password reset",
+            note="Paste the reset code from the e-mail we sent you, then choose a new password. "
+                 "The code works once and for a short time. Your names, e-mail and "
+                 "organisation, and your recent passwords, are also checked when you set it.",
+            width=560, proof=("Reset code", "Reset c&ode"),
+            proof_missing="Paste the reset code from the e-mail first.",
+            action="Set new password", parent=parent)
+        self._ctx = ctx
+        self.code = self.proof
+        self.set_button = self.action_button
 
         # No code yet: ask for one (the answer never says whether the address exists).
         request_box = QFrame()
@@ -86,95 +75,27 @@ class ResetCompletionDialog(QDialog):
         request_layout.addWidget(request_caption)
         request_layout.addLayout(request_row)
         request_layout.addWidget(self.request_answer)
+        self.add_section(request_box)
 
-        self.code = PasswordField("Reset code")
-        self.form = NewPasswordForm(runner, lambda: None, self)
-        self.otp = QLineEdit()
-        self.otp.setAccessibleName("Authenticator code")
-        self.otp.setMaxLength(8)
-        self.otp_caption = QLabel("A&uthenticator code")
-        self.otp_caption.setBuddy(self.otp)
-        form = QFormLayout()
-        form.setVerticalSpacing(8)
-        code_caption = QLabel("Reset c&ode")
-        code_caption.setBuddy(self.code.edit)
-        form.addRow(code_caption, self.code)
-        self.form.add_rows(form)
-        form.addRow(self.otp_caption, self.otp)
-        self._form_layout = form
-        form.setRowVisible(self.otp, False)
-
-        self.message = inline_label()
-        self.success = inline_label("banner", tone="good")
-
-        self.buttons = QDialogButtonBox()
-        self.set_button = self.buttons.addButton("Set new password",
-                                                 QDialogButtonBox.ButtonRole.AcceptRole)
-        self.set_button.setDefault(True)
-        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        self.close_button.setAutoDefault(False)
-        self.set_button.clicked.connect(self.submit)
-        self.buttons.rejected.connect(self.reject)
-
-        layout = QVBoxLayout(self)
-        layout.addWidget(heading)
-        layout.addWidget(note)
-        layout.addSpacing(4)
-        layout.addLayout(form)
-        layout.addWidget(self.message)
-        layout.addWidget(self.success)
-        layout.addWidget(request_box)
-        layout.addStretch(1)
-        layout.addWidget(self.buttons)
-
-        # The reset first, then asking for a code (the widgets were made in another order).
+        # The reset first, then asking for a code: said outright, not left to the order in
+        # which the widgets joined the dialog.
         chain = [self.code.edit, self.code.show_button, self.form.new.edit,
                  self.form.new.show_button, self.form.confirm.edit,
                  self.form.confirm.show_button, self.otp, self.set_button, self.close_button,
                  self.request_email, self.request_button]
         for first, second in pairwise(chain):
             QWidget.setTabOrder(first, second)
-        self.code.edit.textChanged.connect(self._update_button)
-        self.form.changed.connect(self._update_button)
-        self._fitter = HeightFitter(self)
-        self.form.check.evaluated.connect(self._fitter.request)
-        self.form.check.cleared.connect(self._fitter.request)
-        self._update_button()
-        self.code.setFocus()
-        self.form.check.warm_up()
 
-    def _update_button(self) -> None:
-        ready = bool(self.code.text().strip()) and self.form.filled and self.form.matches
-        self.set_button.setEnabled(ready and not self._busy and not self.done_ok)
-
-    def _say(self, text: str) -> None:
-        self.message.setText(text)
-        self.message.setVisible(bool(text))
-        self._fitter.request()
-
-    def _set_busy(self, busy: bool) -> None:
-        self._busy = busy
-        enabled = not busy and not self.done_ok
-        for widget in (self.code, self.otp):
-            widget.setEnabled(enabled)
-        self.form.set_enabled(enabled)
-        self._update_button()
+    def _proof_text(self) -> str:
+        return self.proof.text().strip()  # a pasted code may bring spaces with it
 
     # ---- completing the reset ------------------------------------------------------------
 
     def submit(self) -> None:
-        if self._busy or self.done_ok:
+        inputs = self._inputs()
+        if inputs is None:
             return
-        token, password = self.code.text().strip(), self.form.password()
-        if not token:
-            self._say("Paste the reset code from the e-mail first.")
-            self.code.setFocus()
-            return
-        if not self.form.filled or not self.form.matches:
-            self._say("Type the same new password in both new-password fields.")
-            self.form.confirm.setFocus()
-            return
-        otp = self.otp.text().strip() or None
+        token, password, otp = inputs
         ctx = self._ctx
 
         def work(_control: TaskControl) -> str:
@@ -182,45 +103,16 @@ class ResetCompletionDialog(QDialog):
 
             return complete_reset(ctx, token, password, otp=otp)
 
-        self._say("")
-        self._set_busy(True)
-        self._runner.submit(work, owner=self, on_result=self._completed,
-                            on_error=self._failed, on_done=lambda: self._set_busy(False))
+        self._run(work, self._completed)
 
-    def _failed(self, exc: Exception) -> None:
-        from services.credentials import PasswordRejected
-
-        if isinstance(exc, PasswordRejected):
-            # The code was not used up: only the password needs typing again.
-            self._say(refusal_text(exc))
-            self.form.clear()
-            self.form.new.setFocus()
-        elif needs_authenticator(exc):
-            self._form_layout.setRowVisible(self.otp, True)
-            self.otp.clear()
-            self._say(str(exc))
-            self.otp.setFocus()
-        else:
-            # An unusable code: it cannot work again, so it is cleared with the message.
-            self._say(str(exc))
-            self.code.clear()
-            self.code.setFocus()
+    def _failed_otherwise(self, exc: Exception) -> None:
+        # An unusable code: it cannot work again, so it is cleared with the message.
+        self._say(str(exc))
+        self.code.clear()
+        self.code.setFocus()
 
     def _completed(self, subject: str) -> None:
-        self.done_ok = True
-        self.code.clear()
-        self.form.clear()
-        self.otp.clear()
-        self._say("")
-        self.success.setText(DONE_TEXT)
-        self.success.style().unpolish(self.success)
-        self.success.style().polish(self.success)
-        self.success.show()
-        self._fitter.request()
-        self.set_button.hide()
-        self.close_button.setText("Back to sign in")
-        self.close_button.setDefault(True)
-        self.close_button.setFocus()
+        self._finish(DONE_TEXT, "Back to sign in")
         self.completed.emit(subject)
 
     # ---- asking for a code ---------------------------------------------------------------
