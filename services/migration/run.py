@@ -301,15 +301,18 @@ class _Runner:
         # While a batch commits (the driver waits on the disk with the GIL released), the next
         # one is prepared on a second thread; it only reads what the run read at its start.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="migration-prepare") as ahead:
-            following: Future[_Prepared | None] | None = None
+            following: Future[tuple[list[PlannedIdentity], _Prepared | None]] | None = None
             for at, batch_no in enumerate(todo):
                 if cancelled and cancelled():
                     if following is not None:
                         following.cancel()
                     return self._stop(started, ran)
-                prepared = following.result() if following is not None else None
-                if prepared is None:
+                if following is not None:
+                    batch, prepared = following.result()
+                else:
                     batch = self.planned.slice(batch_no * self.batch_size, self.batch_size)
+                    prepared = None
+                if prepared is None:
                     self._add_organisations({p.org_code for p in batch} - self.orgs.keys())
                     prepared = self._prepare(batch_no, batch)
                 after = todo[at + 1] if at + 1 < len(todo) else None
@@ -331,13 +334,14 @@ class _Runner:
         self._finish()
         return _summary(self.ctx, self.plan_id, started, batches_now=ran, counts=self.counts)
 
-    def _prepare_ahead(self, batch_no: int) -> _Prepared | None:
-        """Batch ``batch_no`` prepared on the second thread, or None if it needs an
-        organisation the store does not hold yet (the run adds it first, then prepares)."""
+    def _prepare_ahead(self, batch_no: int
+                       ) -> tuple[list[PlannedIdentity], _Prepared | None]:
+        """Batch ``batch_no`` read and prepared on the second thread; not prepared (None) if it
+        needs an organisation the store does not hold yet: the run adds it first."""
         batch = self.planned.slice(batch_no * self.batch_size, self.batch_size)
         if any(p.org_code not in self.orgs for p in batch):
-            return None
-        return self._prepare(batch_no, batch)
+            return batch, None
+        return batch, self._prepare(batch_no, batch)
 
     def _add_organisations(self, codes: set[str]) -> None:
         """The organisations in scope that a batch needs and the store does not hold yet, as
