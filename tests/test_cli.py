@@ -8,8 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import create_engine, inspect
 
+from services.cli.main import parse_args
 from tests.conftest import Call, Cli, CliResult, backend_of
 
 ADMIN = ("dana.admin@xoserve.example", "amber falcon river quartz")
@@ -171,3 +173,16 @@ def test_usage_errors_are_one_line_on_stderr(cli: Cli, tmp_path: Path) -> None:
     refused(memory, "needs a file path")
     refused(unreachable, "Cannot open the database at", "127.0.0.1:1")
     refused(not_set_up, "There is no Gatehouse store at", "python main.py init")
+
+
+@pytest.mark.parametrize("code", ["-Zq3vA1xTn0cR8u2sWb7yKd4pLm6eHf9gJi5oVw3XyBc",
+                                  "--q3vA1xTn0cR8u2sWb7yKd4pLm6eHf9gJi5oVw3XyBc",
+                                  "Zq3vA1xTn0cR8u2sWb7yKd4pLm6eHf9gJi5oVw3Xy-_"])
+@pytest.mark.parametrize("command", [("reset", "complete"), ("profile", "confirm-email")])
+def test_a_code_that_begins_with_a_dash_is_taken_as_given(code: str,
+                                                         command: tuple[str, ...]) -> None:
+    """Codes are URL-safe base64, so one in 64 begins with "-": both spellings a person may
+    paste from the mail reach the command as the code, not as an unknown option."""
+    for words in ([*command, "--token", code, "--json"], [*command, f"--token={code}"],
+                  ["--json", *command, "--token", code]):
+        assert parse_args(words).token == code

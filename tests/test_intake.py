@@ -296,7 +296,7 @@ def test_approve_issues_a_reset_to_the_stored_address(ctx, people, tmp_path: Pat
     # The code itself is only in the sealed mail: the audit scan after this test checks it.
     from services.mail.outbox import read_body
 
-    code = re.search(r"--token (\S+)", read_body(ctx, mail.body_sealed))
+    code = re.search(r"--token=(\S+)", read_body(ctx, mail.body_sealed))
     assert code is not None and len(code.group(1)) >= 43  # 256 bits, base64url
     secrets_to_scan.add(code.group(1))
     assert [i.id for i in list_queue(ctx, people["admin"], status="approved")] == [good.id]

@@ -97,7 +97,7 @@ def token_for(ctx: Context, subject: str) -> str:
         sealed = conn.execute(select(outbox.c.body_sealed).where(
             outbox.c.identity_subject == subject).order_by(outbox.c.id.desc())).scalars().first()
     assert sealed is not None
-    match = re.search(r"--token (\S+)", read_body(ctx, sealed))
+    match = re.search(r"--token=(\S+)", read_body(ctx, sealed))
     assert match is not None
     return match.group(1)
 

@@ -55,10 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    return build_parser().parse_args(_attach_codes(argv))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parse_args(sys.argv[1:] if argv is None else argv)
         if not getattr(args, "handler", None):
             raise UsageError("name a command (see: python main.py --help)")
         return int(args.handler(args))
@@ -70,6 +73,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # every error a person reads is one line, never a traceback
         return _report(exc)
+
+
+# Options whose value is a code from a mail. A code is URL-safe base64, so one in 64 begins
+# with "-", which argparse would otherwise take for an option and refuse ("expected one
+# argument") although the person pasted exactly what the mail said.
+CODE_OPTIONS = frozenset({"--token"})
+
+
+def _attach_codes(argv: Sequence[str]) -> list[str]:
+    """``--token -Xy…`` → ``--token=-Xy…``: the word after a code option is its value."""
+    out: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            out.append(word)
+            out.extend(words)
+            break
+        if word in CODE_OPTIONS:
+            value = next(words, None)
+            out.append(word if value is None else f"{word}={value}")
+        else:
+            out.append(word)
+    return out
 
 
 def _report(exc: Exception) -> int:
