@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -46,6 +47,34 @@ def _value_label(wrap: bool) -> QLabel:
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setWordWrap(wrap)  # addresses and ids read better whole than broken
     return label
+
+
+class _Fields(QScrollArea):
+    """The field list: as tall as it needs where there is room, scrolling where there is not
+    (a short window squeezed the captions and cut wrapped roles to one line)."""
+
+    def __init__(self, content: QWidget) -> None:
+        super().__init__()
+        self.setObjectName("detailFields")
+        self._content = content
+        self.setWidget(content)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.viewport().setAutoFillBackground(False)
+        content.setAutoFillBackground(False)
+
+    def sizeHint(self) -> QSize:
+        # QScrollArea caps its hint at 24 lines; the fields need their own height to sit
+        # above the buttons without a scroll bar when the window allows it.
+        content = self._content
+        width = self.viewport().width() or content.sizeHint().width()
+        height = (content.heightForWidth(width) if content.hasHeightForWidth()
+                  else content.sizeHint().height())
+        return QSize(content.sizeHint().width(), max(height, content.sizeHint().height()))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(super().minimumSizeHint().width(), 3 * self.fontMetrics().height())
 
 
 def _may_manage(op: Operator, action: Action, detail: IdentityDetail) -> bool:
@@ -175,7 +204,8 @@ class IdentityDetailPanel(QFrame):
         layout.addWidget(self.heading)
         layout.addWidget(self.merged_note)
         layout.addWidget(self.placeholder)
-        layout.addWidget(self.form_box)
+        self.fields = _Fields(self.form_box)
+        layout.addWidget(self.fields)
         layout.addLayout(actions)
         layout.addLayout(more_actions)
         layout.addLayout(lifecycle)
@@ -188,7 +218,7 @@ class IdentityDetailPanel(QFrame):
         self.heading.setText("No identity selected")
         self.merged_note.hide()
         self.placeholder.show()
-        self.form_box.hide()
+        self.fields.hide()
         for button in self._buttons():
             button.hide()
 
@@ -237,7 +267,7 @@ class IdentityDetailPanel(QFrame):
         self.values["flags"].setObjectName("warningText" if flags else "")
         self.placeholder.hide()
         self.placeholder.setText("Select an identity in the table to see its details.")
-        self.form_box.show()
+        self.fields.show()
         op = self._operator
         # The same rule the services apply (services.users.require_manage): scope, and never
         # someone more privileged than the operator.

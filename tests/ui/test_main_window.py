@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -10,9 +11,14 @@ from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
 from services.auth import Session
+from services.authz import SYSTEM
 from services.context import Context
+from services.demo import seed
+from tests.ui.conftest import save_screenshot
+from ui.appearance import RESOURCES
 from ui.main_window import MainWindow
 from ui.task_runner import TaskRunner
+from ui.users_model import SUBJECT_ROLE
 from ui.users_page import UsersPage
 
 
@@ -92,4 +98,30 @@ def test_my_account_shows_the_signed_in_person(qtbot: QtBot, ctx: Context, runne
     assert values["tool_roles"] == "Local security officer"
     assert values["organisation"] == "Organisation NWGS (NWGS)"
     assert values["terms"] == "Not accepted"  # signed in by the service, not the dialog
+    qtbot.waitUntil(lambda: not runner.busy, timeout=30_000)
+
+
+def test_the_main_window_as_an_admin_sees_it(qtbot: QtBot, ctx: Context, runner: TaskRunner,
+                                              session_for: Callable[..., Session],
+                                              tmp_path: Path) -> None:
+    """The Users page on demo data with one identity open, saved for review."""
+    seed(ctx, SYSTEM, users=60, seed=7)
+    window = MainWindow(ctx, session_for("platform_admin"), runner)
+    qtbot.addWidget(window)
+    window.setStyleSheet((RESOURCES / "style.qss").read_text(encoding="utf-8"))  # as the app
+    window.resize(1280, 760)
+    window.show()
+    users = window.pages["users"]
+    assert isinstance(users, UsersPage)
+    qtbot.waitUntil(lambda: users.model.loaded and users.model.rowCount() > 60, timeout=30_000)
+    qtbot.keyClicks(users.search, "north")
+    assert 0 < users.model.rowCount() < 60
+    subject = users.model.index(0, 0).data(SUBJECT_ROLE)
+    with qtbot.waitSignal(users.detail_shown, timeout=30_000):
+        assert users.select_subject(subject)
+    assert users.panel.values["subject"].text() == subject
+    # Every value whole: a short window scrolls the fields instead of squeezing them.
+    for label in users.panel.values.values():
+        assert label.height() >= label.heightForWidth(label.width()), label.text()
+    assert save_screenshot(window, "main_window_users", tmp_path).stat().st_size > 10_000
     qtbot.waitUntil(lambda: not runner.busy, timeout=30_000)
