@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -11,7 +12,8 @@ from pytestqt.qtbot import QtBot
 
 from services.auth import Session
 from services.context import Context
-from tests.ui.conftest import wait_idle
+from tests.ui.conftest import save_screenshot, wait_idle
+from ui.appearance import RESOURCES
 from ui.main_window import MainWindow
 from ui.password_check import LivePasswordCheck
 from ui.passwords_page import PasswordsPage
@@ -48,7 +50,7 @@ def _every_text(root: QWidget) -> list[str]:
 
 def test_meter_follows_typing_and_never_shows_the_password(
         qtbot: QtBot, ctx: Context, runner: TaskRunner,
-        session_for: Callable[..., Session]) -> None:
+        session_for: Callable[..., Session], tmp_path: Path) -> None:
     page = _page(qtbot, session_for(), runner)
     tester, meter = page.tester, page.tester.meter
     assert meter.verdict.text() == PROMPT and meter.failures.isHidden()
@@ -63,6 +65,9 @@ def test_meter_follows_typing_and_never_shows_the_password(
     assert meter.verdict.property("tone") != "good"
     weak_score = meter.bar.score
     assert PHRASE_START not in " ".join(_every_text(page))
+    page.setStyleSheet((RESOURCES / "style.qss").read_text(encoding="utf-8"))  # as the app
+    page.resize(1100, 760)
+    save_screenshot(page, "passwords_page", tmp_path)
 
     # Keep typing: the rule's sentence goes away and the verdict turns.
     qtbot.keyClicks(tester.field.edit, PHRASE_END)
