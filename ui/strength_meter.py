@@ -18,18 +18,22 @@ if TYPE_CHECKING:
 SCORE_WORDS = ("Very weak", "Weak", "Fair", "Strong", "Very strong")
 SCORE_COLOURS = ("#b42318", "#d9480f", "#b7791f", "#2b8a3e", "#0f766e")
 EMPTY_COLOUR = "#e4e7eb"
+REFUSED_CAP = 2  # a refused password's bar is at best the "Fair" amber
 MAX_TIPS = 2
 PROMPT = "Type a password to see how strong it is and which rules it meets."
 
 
 class StrengthBar(QWidget):
-    """Five segments: score 0 fills one, score 4 fills all five, in the score's colour."""
+    """Five segments: score 0 fills one, score 4 fills all five, in the score's colour — but
+    never green for a password the policy refuses ("Summer2026!!" scores 3): green means
+    it can be set."""
 
     SEGMENTS = 5
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.score: int | None = None
+        self.colour = QColor(EMPTY_COLOUR)
         self.setAccessibleName("Password strength")
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
@@ -39,8 +43,10 @@ class StrengthBar(QWidget):
     def minimumSizeHint(self) -> QSize:
         return QSize(100, 10)
 
-    def set_score(self, score: int | None) -> None:
+    def set_score(self, score: int | None, *, accepted: bool = True) -> None:
         self.score = score
+        self.colour = QColor(EMPTY_COLOUR if score is None
+                             else SCORE_COLOURS[score if accepted else min(score, REFUSED_CAP)])
         self.setAccessibleDescription(
             "No password typed" if score is None
             else f"{SCORE_WORDS[score]}: strength {score} of 4")
@@ -53,9 +59,8 @@ class StrengthBar(QWidget):
         gap = 4.0
         width = (self.width() - gap * (self.SEGMENTS - 1)) / self.SEGMENTS
         filled = -1 if self.score is None else self.score
-        colour = QColor(SCORE_COLOURS[self.score] if self.score is not None else EMPTY_COLOUR)
         for segment in range(self.SEGMENTS):
-            painter.setBrush(colour if segment <= filled else QColor(EMPTY_COLOUR))
+            painter.setBrush(self.colour if segment <= filled else QColor(EMPTY_COLOUR))
             painter.drawRoundedRect(QRectF(segment * (width + gap), 0, width, self.height()),
                                     3, 3)
         painter.end()
@@ -66,6 +71,7 @@ def _label(name: str = "") -> QLabel:
     label.setObjectName(name)
     label.setWordWrap(True)
     label.setTextFormat(Qt.TextFormat.PlainText)  # service sentences are never markup
+    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
     return label
 
 
@@ -87,6 +93,9 @@ class StrengthMeter(QWidget):
         layout.addWidget(self.crack_time)
         layout.addWidget(self.failures)
         layout.addWidget(self.suggestions)
+        # A form lays the meter out for a guessed width, so it may get more height than its
+        # lines need: the rest goes below them, not between them.
+        layout.addStretch(1)
         self.evaluation: Evaluation | None = None
         self.clear()
 
@@ -105,7 +114,7 @@ class StrengthMeter(QWidget):
 
     def show_evaluation(self, result: Evaluation) -> None:
         self.evaluation = result
-        self.bar.set_score(result.score)
+        self.bar.set_score(result.score, accepted=result.accepted)
         words = SCORE_WORDS[result.score]
         if result.accepted:
             self.verdict.setText(f"{words}: meets the password policy.")

@@ -17,7 +17,7 @@ from ui.appearance import RESOURCES
 from ui.main_window import MainWindow
 from ui.password_check import LivePasswordCheck
 from ui.passwords_page import PasswordsPage
-from ui.strength_meter import PROMPT
+from ui.strength_meter import PROMPT, SCORE_COLOURS
 from ui.task_runner import TaskRunner
 
 PHRASE_START = "copper lantern"  # 14 characters: one short of the minimum without MFA
@@ -64,6 +64,8 @@ def test_meter_follows_typing_and_never_shows_the_password(
     assert meter.verdict.text().endswith("not met.")
     assert meter.verdict.property("tone") != "good"
     weak_score = meter.bar.score
+    # Refused: the bar shows the score but never in green, whatever the estimate says.
+    assert weak_score == 3 and meter.bar.colour.name() == SCORE_COLOURS[2]
     assert PHRASE_START not in " ".join(_every_text(page))
     page.setStyleSheet((RESOURCES / "style.qss").read_text(encoding="utf-8"))  # as the app
     page.resize(1100, 760)
@@ -78,6 +80,7 @@ def test_meter_follows_typing_and_never_shows_the_password(
     assert meter.verdict.property("tone") == "good"
     assert meter.bar.score is not None and weak_score is not None
     assert meter.bar.score > weak_score
+    assert meter.bar.colour.name() == SCORE_COLOURS[meter.bar.score]
     assert "guess it" in meter.crack_time.text()
     typed = PHRASE_START + PHRASE_END
     assert tester.field.text() == typed
