@@ -4,6 +4,8 @@ and never a traceback. Run as a subprocess, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 from services.cli.main import parse_args
-from tests.conftest import Call, Cli, CliResult, backend_of
+from tests.conftest import REPO_ROOT, Call, Cli, CliResult, backend_of
 
 ADMIN = ("dana.admin@xoserve.example", "amber falcon river quartz")
 GENERIC_SIGN_IN = ("gatehouse: Sign-in failed: the email address or password is wrong. "
@@ -186,3 +188,17 @@ def test_a_code_that_begins_with_a_dash_is_taken_as_given(code: str,
     for words in ([*command, "--token", code, "--json"], [*command, f"--token={code}"],
                   ["--json", *command, "--token", code]):
         assert parse_args(words).token == code
+
+
+def test_a_reader_that_stops_early_gets_no_error_message(cli: Cli, tmp_path: Path) -> None:
+    """``python main.py users list --json | head``: the listing ran; saying "Broken pipe;
+    nothing was changed" would be noise and, after a change, untrue."""
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    assert cli("--db", store, "init", "--admin", ADMIN[0], stdin=ADMIN[1] + "\n").code == 0
+    reader = subprocess.Popen(
+        [sys.executable, "main.py", "--db", store, "users", "list", "--json"], cwd=REPO_ROOT,
+        env=cli.env_for(ADMIN), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert reader.stdout is not None and reader.stderr is not None
+    reader.stdout.close()  # before the command writes a byte
+    err = reader.stderr.read().decode()
+    assert reader.wait(timeout=60) == 0 and err == ""

@@ -71,6 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gatehouse: interrupted; nothing further was changed.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Whoever read the output stopped early (``| head``). The command itself finished,
+        # so "nothing was changed" would be false: stop writing, quietly, as Unix tools do.
+        # (The store and mail connections report their own broken pipes as other errors.)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # else the flush at exit fails once more
+        return 0
     except Exception as exc:  # every error a person reads is one line, never a traceback
         return _report(exc)
 
@@ -113,8 +120,8 @@ def _report(exc: Exception) -> int:
               file=sys.stderr)
         return 2
     if isinstance(exc, OSError):
-        print(f"gatehouse: {exc.strerror or exc} ({exc.filename or ''}); nothing was changed.",
-              file=sys.stderr)
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"gatehouse: {exc.strerror or exc}{where}; nothing was changed.", file=sys.stderr)
         return 2
     if os.environ.get("GATEHOUSE_DEBUG"):
         raise exc
