@@ -81,7 +81,7 @@ _BAD_FROM_DEFECTS = (email_errors.InvalidHeaderDefect, email_errors.HeaderMissin
 @dataclass
 class IntakeReport:
     source: str
-    kind: str  # eml, eml-folder, mbox, maildir
+    kind: str  # eml, eml-folder, mbox, maildir, imap
     read: int = 0
     queued: int = 0
     ignored: int = 0  # subject without DES ACCESS
@@ -103,65 +103,72 @@ class IntakeReport:
 
 
 @dataclass(frozen=True)
-class _Raw:
+class RawMessage:
     source: str  # the file, or "<mailbox path>#<key>"
     data: bytes | None
     read_error: str | None = None
 
 
 @dataclass(frozen=True)
-class _Source:
+class MailSource:
     kind: str
     container: str
     count: int
-    messages: Generator[_Raw, None, None]
+    messages: Generator[RawMessage, None, None]
+    # What the sources of this container's messages begin with (mbox and Maildir keys, IMAP
+    # UIDs), so that a message read again from the same container counts as already read.
+    member_prefix: str | None = None
+    already_ingested: int = 0  # skipped before reading (IMAP: UIDs read earlier)
+    # Called inside the transaction that queues the messages (IMAP: remember how far it read).
+    record: Callable[[Connection], None] | None = None
 
 
-def _read_file(path: Path) -> _Raw:
+def _read_file(path: Path) -> RawMessage:
     try:
-        return _Raw(str(path), path.read_bytes())
+        return RawMessage(str(path), path.read_bytes())
     except OSError as exc:
-        return _Raw(str(path), None, f"the file could not be read ({exc.strerror or exc})")
+        return RawMessage(str(path), None, f"the file could not be read ({exc.strerror or exc})")
 
 
-def _from_files(files: list[Path]) -> Generator[_Raw, None, None]:
+def _from_files(files: list[Path]) -> Generator[RawMessage, None, None]:
     for path in files:
         yield _read_file(path)
 
 
 def _from_mailbox(box: mailbox.Mailbox[Any], container: str,
-                  keys: list[Any]) -> Generator[_Raw, None, None]:
+                  keys: list[Any]) -> Generator[RawMessage, None, None]:
     try:
         for key in keys:
             source = f"{container}#{key}"
             try:
-                yield _Raw(source, box.get_bytes(key))
+                yield RawMessage(source, box.get_bytes(key))
             except (OSError, KeyError) as exc:
-                yield _Raw(source, None, f"the message could not be read ({exc})")
+                yield RawMessage(source, None, f"the message could not be read ({exc})")
     finally:
         box.close()
 
 
-def _open_source(path: Path) -> _Source:
+def _open_source(path: Path) -> MailSource:
     if path.is_dir():
         if (path / "cur").is_dir() and (path / "new").is_dir():
             maildir = mailbox.Maildir(str(path), factory=None, create=False)
             keys = sorted(maildir.keys())
-            return _Source("maildir", str(path), len(keys),
-                           _from_mailbox(maildir, str(path), keys))
+            return MailSource("maildir", str(path), len(keys),
+                           _from_mailbox(maildir, str(path), keys), f"{path}#")
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".eml")
         if not files:
             raise InvalidInput(f"{path} holds no .eml files and is not a Maildir (a folder "
                                "with cur and new); point intake at the saved mailbox.")
-        return _Source("eml-folder", str(path), len(files), _from_files(files))
+        return MailSource("eml-folder", str(path), len(files), _from_files(files))
     if path.is_file():
         with path.open("rb") as handle:
             start = handle.read(5)
         if start == b"From ":
             box = mailbox.mbox(str(path), create=False)
             keys = list(box.iterkeys())  # int keys, in file order
-            return _Source("mbox", str(path), len(keys), _from_mailbox(box, str(path), keys))
-        return _Source("eml", str(path), 1, _from_files([path]))
+            return MailSource("mbox", str(path), len(keys), _from_mailbox(box, str(path), keys),
+                           f"{path}#")
+        return MailSource("eml", str(path), 1, _from_files([path]))
     raise NotFound(f"There is no file or folder {path}; give the path of a saved .eml file, a "
                    "folder of them, an mbox file or a Maildir.")
 
@@ -261,7 +268,7 @@ def _spoofed(message: EmailMessage) -> bool:
     return False
 
 
-def _parse(raw: _Raw) -> _Parsed:
+def _parse(raw: RawMessage) -> _Parsed:
     data = raw.data
     if data is None:
         digest = hashlib.sha256(b"unreadable:" + raw.source.encode()).hexdigest()
@@ -297,6 +304,14 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
         yield items[start:start + _CHUNK]
 
 
+def sources_under(conn: Connection, prefix: str) -> list[str]:
+    """The queued messages' sources that begin with ``prefix`` (one container's members)."""
+    pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    found = conn.execute(select(intake_message.c.source).where(
+        intake_message.c.source.like(pattern, escape="\\"))).scalars()
+    return [source for source in found if source.startswith(prefix)]  # LIKE ignores case
+
+
 def _known(conn: Connection, parsed: list[_Parsed]) -> tuple[dict[str, list[str]], set[str]]:
     """Sources already queued per raw SHA-256, and the Message-IDs already queued."""
     sources: dict[str, list[str]] = {}
@@ -321,10 +336,10 @@ def _live_subjects(conn: Connection, login_ids: Iterable[str]) -> dict[str, str]
     return found
 
 
-def _same_source(known: str, source: _Source, parsed: _Parsed) -> bool:
+def _same_source(known: str, source: MailSource, parsed: _Parsed) -> bool:
     if known == parsed.source:
         return True
-    return source.kind in ("mbox", "maildir") and known.startswith(source.container + "#")
+    return source.member_prefix is not None and known.startswith(source.member_prefix)
 
 
 def ingest(ctx: Context, op: Operator, path: str | Path, *, progress: Progress | None = None,
@@ -337,8 +352,16 @@ def ingest(ctx: Context, op: Operator, path: str | Path, *, progress: Progress |
     """
     require(op, Action.INTAKE_REVIEW)
     where = Path(path).expanduser().resolve()
-    source = _open_source(where)
-    report = IntakeReport(str(where), source.kind)
+    return ingest_source(ctx, op, _open_source(where), progress=progress, cancel=cancel)
+
+
+def ingest_source(ctx: Context, op: Operator, source: MailSource, *,
+                  progress: Progress | None = None, cancel: Cancel | None = None
+                  ) -> IntakeReport:
+    """``ingest`` of an opened source (a saved mailbox, or ``services.intake_imap``)."""
+    require(op, Action.INTAKE_REVIEW)
+    where = source.container
+    report = IntakeReport(where, source.kind, already_ingested=source.already_ingested)
     parsed: list[_Parsed] = []
     if progress:
         progress(0, source.count)
@@ -357,14 +380,16 @@ def ingest(ctx: Context, op: Operator, path: str | Path, *, progress: Progress |
             progress(report.read, source.count)
     with ctx.store.write() as conn:
         _queue(ctx, conn, source, parsed, report)
-        ctx.record(conn, op, "intake.ingest", "intake_source", str(where), change=Change(
+        if source.record is not None:
+            source.record(conn)
+        ctx.record(conn, op, "intake.ingest", "intake_source", where, change=Change(
             after={"kind": source.kind, "read": report.read, "queued": report.queued,
                    "ignored": report.ignored, "already_ingested": report.already_ingested,
                    "matched": report.matched, **report.flagged}))
     return report
 
 
-def _queue(ctx: Context, conn: Connection, source: _Source, parsed: list[_Parsed],
+def _queue(ctx: Context, conn: Connection, source: MailSource, parsed: list[_Parsed],
            report: IntakeReport) -> None:
     earlier_sources, seen_ids = _known(conn, parsed)
     seen_digests = set(earlier_sources)

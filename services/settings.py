@@ -130,6 +130,31 @@ SETTINGS: Mapping[str, Setting] = {s.name: s for s in (
             "empty trusts the operating system's authorities."),
     Setting("smtp_timeout_seconds", int, 30, "Network timeout for each SMTP operation.",
             minimum=1, maximum=600),
+    Setting("intake_imap_host", str, "",
+            "IMAP server of the DES ACCESS mailbox (as named in its certificate), for reading "
+            "reset requests straight from it; empty when requests are imported from saved "
+            "files.", action=Action.INTAKE_REVIEW),
+    Setting("intake_imap_port", int, 993,
+            "IMAP server port: usually 993 for implicit TLS, 143 for STARTTLS.",
+            action=Action.INTAKE_REVIEW, minimum=1, maximum=65535),
+    Setting("intake_imap_security", str, "implicit",
+            "'implicit' (TLS from the first byte) or 'starttls' (upgrade the connection "
+            "before signing in). Plaintext IMAP is not offered.",
+            action=Action.INTAKE_REVIEW, choices=("implicit", "starttls")),
+    Setting("intake_imap_username", str, "", "User name of the DES ACCESS mailbox.",
+            action=Action.INTAKE_REVIEW),
+    Setting("intake_imap_password", str, "",
+            "Password of the DES ACCESS mailbox, sealed in the store by the vault; set it "
+            "from standard input.", action=Action.INTAKE_REVIEW, secret=True),
+    Setting("intake_imap_folder", str, "INBOX",
+            "The folder that receives the DES ACCESS requests. It is only read: messages "
+            "stay unread on the server.", action=Action.INTAKE_REVIEW),
+    Setting("intake_imap_ca_file", str, "",
+            "PEM file of the certificate authority that signed the IMAP server's certificate; "
+            "empty trusts the operating system's authorities.", action=Action.INTAKE_REVIEW),
+    Setting("intake_imap_timeout_seconds", int, 30,
+            "Network timeout for each IMAP operation.", action=Action.INTAKE_REVIEW,
+            minimum=1, maximum=600),
     Setting("mail_max_attempts", int, 8,
             "Delivery attempts for one message before it is marked failed.",
             minimum=1, maximum=100),

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from sqlalchemy import create_engine, inspect, make_url, select
 
 from services.authz import SYSTEM, Operator
@@ -431,3 +432,18 @@ def enrol_verified(ctx: Context, session: Any, secrets_seen: set[str] | None = N
         secrets_seen.add(enrolment.secret)
         secrets_seen.update(confirmed.recovery_codes)
     return verified
+
+
+# ---- a certificate authority for the loopback TLS servers (tests/loopback_tls.py) --------
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path

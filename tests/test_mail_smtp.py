@@ -33,6 +33,7 @@ from services.mail.transport import DeliveryError
 from services.settings import set_secret, set_value
 from services.store.schema import audit_event, outbox
 from services.users import get_identity
+from tests.loopback_tls import permissive_client_context, server_context
 
 TOKEN = "tok-Wq84nZbP1xLs7RkV3cYt9mJd2hFg6aUe"
 SMTP_PASSWORD = "Relay-Password-Harbour-42"
@@ -109,42 +110,6 @@ def serving(handler: Recorder, **kwargs: Any) -> Iterator[LoopbackController]:
         yield controller
     finally:
         controller.stop()
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
-
-
-def server_context(ca: trustme.CA, *, names: tuple[str, ...] = ("127.0.0.1", "localhost"),
-                   tls11_only: bool = False) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ca.issue_cert(*names).configure_cert(context)
-    if tls11_only:
-        with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated: that is the point
-            warnings.simplefilter("ignore", DeprecationWarning)
-            context.minimum_version = ssl.TLSVersion.TLSv1
-            context.maximum_version = ssl.TLSVersion.TLSv1_1
-        # OpenSSL 3 refuses to offer TLS 1.1 at its default security level.
-        context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    return context
-
-
-def permissive_client_context(ca_file: Path) -> ssl.SSLContext:
-    """What an old, lenient client would use: shows the TLS 1.1 server really works."""
-    context = ssl.create_default_context(cafile=str(ca_file))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        context.minimum_version = ssl.TLSVersion.TLSv1
-    context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    return context
 
 
 # ---- store helpers -------------------------------------------------------------------------

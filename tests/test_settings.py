@@ -45,7 +45,8 @@ def test_every_setting_is_declared_once_with_a_default_that_parses() -> None:
         assert declared.name == name
         assert declared.description.strip().endswith(".")
         assert declared.parse(declared.text(declared.default)) == declared.default
-    assert [s.name for s in SETTINGS.values() if s.secret] == ["smtp_password"]
+    assert [s.name for s in SETTINGS.values() if s.secret] == ["smtp_password",
+                                                              "intake_imap_password"]
 
 
 def test_defaults_before_anything_is_set(ctx) -> None:

@@ -8,6 +8,7 @@ is refused with a "reload" sentence instead of being overwritten.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,7 +47,8 @@ def report_text(report: IntakeReport) -> str:
     if report.cancelled:
         return ("The import was cancelled before anything was queued. Import the mailbox "
                 "again when you are ready; nothing is queued twice.")
-    name = Path(report.source).name or report.source
+    name = "the mailbox server" if report.kind == "imap" else (
+        Path(report.source).name or report.source)
     text = (f"Read {report.read:,} {'message' if report.read == 1 else 'messages'} from "
             f"{name}: {report.queued:,} queued ({report.matched:,} matched to an identity), "
             f"{report.ignored:,} without DES ACCESS in the subject ignored, "
@@ -80,6 +82,10 @@ class IntakePage(QWidget):
         menu = QMenu(self.import_button)
         menu.addAction("From a file (.eml or mbox)…", self.import_from_file)
         menu.addAction("From a folder (.eml files or a Maildir)…", self.import_from_folder)
+        server = menu.addAction("From the mailbox server (IMAP)", self.import_from_server)
+        server.setToolTip("Read the new messages in the folder that the intake_imap_* mail "
+                          "settings name, over TLS 1.2 or newer; they stay unread there")
+        menu.setToolTipsVisible(True)
         self.import_button.setMenu(menu)
         self.reload_button = QPushButton("Reload")
         self.reload_button.setToolTip("Read the queue again from the store")
@@ -322,8 +328,6 @@ class IntakePage(QWidget):
             self.import_mailbox(path)
 
     def import_mailbox(self, path: Path) -> None:
-        if self._import is not None:
-            return
         ctx, op = self._ctx, self._operator
 
         def work(control: TaskControl) -> IntakeReport:
@@ -332,6 +336,23 @@ class IntakePage(QWidget):
             return ingest(ctx, op, path, progress=control.progress,
                           cancel=lambda: control.cancelled)
 
+        self._start_import(work)
+
+    def import_from_server(self) -> None:
+        """Read the DES ACCESS folder on the IMAP server named in the mail settings."""
+        ctx, op = self._ctx, self._operator
+
+        def work(control: TaskControl) -> IntakeReport:
+            from services.intake_imap import ingest_imap
+
+            return ingest_imap(ctx, op, progress=control.progress,
+                               cancel=lambda: control.cancelled)
+
+        self._start_import(work)
+
+    def _start_import(self, work: Callable[[TaskControl], IntakeReport]) -> None:
+        if self._import is not None:
+            return
         self.progress.setRange(0, 0)
         self.progress_box.show()
         self.cancel_button.setEnabled(True)

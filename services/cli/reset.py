@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from services.cli.common import Groups, emit, open_ctx, operator, read_secret, table
+from services.cli.common import Groups, UsageError, emit, open_ctx, operator, read_secret, table
 
 
 def cmd_reset_request(args: argparse.Namespace) -> int:
@@ -55,10 +55,15 @@ def cmd_reset_complete(args: argparse.Namespace) -> int:
 
 def cmd_reset_intake(args: argparse.Namespace) -> int:
     from services.intake import ingest
+    from services.intake_imap import ingest_imap
 
+    if (args.path is None) == (not args.imap):
+        raise UsageError("give either PATH (a saved mailbox) or --imap (the mailbox server "
+                         "in the intake_imap_* settings), not both")
     ctx = open_ctx(args)
     try:
-        report = ingest(ctx, operator(ctx), args.path)
+        report = ingest_imap(ctx, operator(ctx)) if args.imap else \
+            ingest(ctx, operator(ctx), args.path)
     finally:
         ctx.close()
     data = report.as_dict()
@@ -123,8 +128,13 @@ def register(cli: Groups) -> None:
                    help="the code from the mail (or GATEHOUSE_RESET_CODE, which keeps it out of "
                         "the shell history)")
     p = cli.command(reset, "intake", cmd_reset_intake,
-                    "read DES ACCESS reset requests from .eml files, an mbox or a Maildir")
-    p.add_argument("path", metavar="PATH")
+                    "read DES ACCESS reset requests from .eml files, an mbox or a Maildir, "
+                    "or from the mailbox server")
+    p.add_argument("path", metavar="PATH", nargs="?",
+                   help="a saved .eml file, a folder of them, an mbox file or a Maildir")
+    p.add_argument("--imap", action="store_true",
+                   help="read the folder named by the intake_imap_* settings (over TLS 1.2+, "
+                        "read-only) instead of PATH")
     p = cli.command(reset, "queue", cmd_reset_queue, "list the intake queue")
     p.add_argument("--all", action="store_true", help="include decided requests")
     p = cli.command(reset, "approve", cmd_reset_approve,

@@ -27,22 +27,37 @@ _VERSION_REASONS = frozenset({
 })
 
 
-def tls_context(ca_file: str | Path | None = None) -> ssl.SSLContext:
+def tls_context(ca_file: str | Path | None = None, *,
+                setting: str = "smtp_ca_file") -> ssl.SSLContext:
     """Verification and host-name check on, TLS 1.2 minimum; ``ca_file`` replaces the system
-    trust store (for an organisation's private certificate authority)."""
+    trust store (for an organisation's private certificate authority), named by ``setting``
+    in the error when it is not usable."""
     try:
         context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     except FileNotFoundError:
         raise InvalidInput(f"The certificate authority file {ca_file} does not exist; fix "
-                           "the smtp_ca_file setting.") from None
+                           f"the {setting} setting.") from None
     except ssl.SSLError:
         raise InvalidInput(f"The certificate authority file {ca_file} is not a PEM "
-                           "certificate; fix the smtp_ca_file setting.") from None
+                           f"certificate; fix the {setting} setting.") from None
     # Set, not assumed: these are the whole point of TLS here.
     context.verify_mode = ssl.CERT_REQUIRED
     context.check_hostname = True
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
+
+
+def tls_failure_kind(exc: ssl.SSLError) -> str:
+    """What a failed handshake most likely means: ``version`` (no TLS version in common,
+    said by an alert), ``hangup`` (the server closed the connection mid-handshake — what
+    many do instead of that alert when they offer only TLS 1.1 or older), ``not_tls`` (the
+    server answered in plaintext) or ``other``."""
+    reason = exc.reason or ""
+    if reason in _VERSION_REASONS:
+        return "version"
+    if isinstance(exc, ssl.SSLEOFError) or reason == "UNEXPECTED_EOF_WHILE_READING":
+        return "hangup"
+    return "not_tls" if reason == "WRONG_VERSION_NUMBER" else "other"
 
 
 class SmtpTransport:
@@ -142,19 +157,17 @@ class SmtpTransport:
                 connection=True) from None
 
     def _tls_failure(self, exc: ssl.SSLError) -> str:
-        reason = exc.reason or ""
-        if reason in _VERSION_REASONS:
+        reason, kind = exc.reason or "", tls_failure_kind(exc)
+        if kind == "version":
             return (f"The mail server {self.where} does not offer TLS 1.2 or newer (TLS said: "
                     f"{reason.lower().replace('_', ' ')}); Gatehouse refuses older TLS versions "
                     "and sent nothing. Ask the mail administrator to enable TLS 1.2 or 1.3.")
-        if isinstance(exc, ssl.SSLEOFError) or reason == "UNEXPECTED_EOF_WHILE_READING":
-            # Many servers hang up rather than send a protocol_version alert when they share
-            # no TLS version with the client; Gatehouse offers only 1.2 and 1.3.
+        if kind == "hangup":
             return (f"The mail server {self.where} closed the connection during the TLS "
                     "handshake instead of agreeing on TLS 1.2 or newer: it most likely offers "
                     "only TLS 1.1 or older, which Gatehouse refuses. Nothing was sent; ask the "
                     "mail administrator to enable TLS 1.2 or 1.3.")
-        if reason == "WRONG_VERSION_NUMBER":
+        if kind == "not_tls":
             return (f"The mail server {self.where} did not answer with TLS; check that "
                     "smtp_security matches the port (implicit: usually 465, starttls: 587).")
         return (f"The TLS connection to the mail server {self.where} failed "

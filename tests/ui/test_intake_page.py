@@ -6,13 +6,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import trustme
 from pytestqt.qtbot import QtBot
 
 from services.auth import Session
 from services.authz import SYSTEM, Operator
 from services.context import Context
 from services.intake import IntakeItem, approve, ingest, list_queue
+from services.settings import set_secret, set_value
 from services.users import get_identity
+from tests.imap_server import Mailbox, serving
+from tests.loopback_tls import server_context
 from tests.ui.conftest import Alerts, mailed_codes, wait_idle
 from ui.intake_model import FLAGS_COLUMN, IntakeModel, IntakeProxyModel
 from ui.intake_page import IntakePage
@@ -93,7 +97,8 @@ def test_import_a_mailbox_folder(qtbot: QtBot, ctx: Context, runner: TaskRunner,
     menu = page.import_button.menu()
     assert menu is not None
     assert [a.text() for a in menu.actions()] == ["From a file (.eml or mbox)…",
-                                                  "From a folder (.eml files or a Maildir)…"]
+                                                  "From a folder (.eml files or a Maildir)…",
+                                                  "From the mailbox server (IMAP)"]
     with qtbot.waitSignal(page.imported, timeout=30_000) as signal:
         menu.actions()[1].trigger()
     report = signal.args[0]
@@ -299,3 +304,36 @@ def test_import_an_mbox_file(qtbot: QtBot, ctx: Context, runner: TaskRunner, adm
     assert (signal.args[0].kind, signal.args[0].queued, signal.args[0].ignored) == ("mbox", 1, 1)
     qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=30_000)
     assert page.banner.property("tone") == "good"  # nothing flagged
+
+
+def test_import_from_the_mailbox_server(qtbot: QtBot, ctx: Context, runner: TaskRunner,
+                                        admin: Session, shown: Alerts, tmp_path: Path,
+                                        ca: trustme.CA, ca_file: Path) -> None:
+    page = _page(qtbot, ctx, admin, runner)
+    menu = page.import_button.menu()
+    assert menu is not None
+    from_server = menu.actions()[2]
+    # Not set up yet: the error says which settings to set, and the page is usable again.
+    from_server.trigger()
+    qtbot.waitUntil(lambda: bool(shown.errors), timeout=30_000)
+    assert "No mailbox server is set" in shown.errors[0] and "intake_imap_host" in shown.errors[0]
+    wait_idle(qtbot, runner)
+    assert page.import_button.isEnabled() and page.progress_box.isHidden()
+
+    box = Mailbox("des.access@xoserve.example", "Mailbox-Password-Harbour-7",
+                  {"INBOX": [raw_mail(), raw_mail(sender="Sam <sam@elsewhere.example>",
+                                                  message_id="<req-2@elsewhere.example>")]})
+    with serving(box, "implicit", server_context(ca)) as port:
+        for name, value in (("intake_imap_host", "127.0.0.1"), ("intake_imap_port", port),
+                            ("intake_imap_username", box.username),
+                            ("intake_imap_ca_file", str(ca_file))):
+            set_value(ctx, admin.operator, name, value)
+        set_secret(ctx, admin.operator, "intake_imap_password", box.password)
+        with qtbot.waitSignal(page.imported, timeout=30_000) as signal:
+            from_server.trigger()
+    assert (signal.args[0].kind, signal.args[0].queued) == ("imap", 2)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=30_000)
+    assert page.banner.text().startswith("Read 2 messages from the mailbox server: 2 queued "
+                                         "(1 matched to an identity)")
+    assert box.opened == ["EXAMINE INBOX"] and not box.marked_seen
+    wait_idle(qtbot, runner)
