@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -91,6 +93,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Gatehouse")
         self.setWindowIcon(icon("gatehouse"))
         self.resize(1280, 780)
+        self.setMinimumSize(720, 480)  # smaller than that, the pages scroll (see _scrolling)
 
         self.nav = QListWidget()
         self.nav.setObjectName("navList")
@@ -99,12 +102,14 @@ class MainWindow(QMainWindow):
         self.nav.setAccessibleName("Pages")
         self.stack = QStackedWidget()
         self.pages: dict[str, QWidget] = {}
+        self._frames: dict[str, QScrollArea] = {}
         self.keys = visible_pages(op)
         titles = {key: (title, icon_name) for key, title, icon_name in PAGES}
         for number, key in enumerate(self.keys, start=1):
             page = self._make_page(key)
             self.pages[key] = page
-            self.stack.addWidget(page)
+            self._frames[key] = _scrolling(page)
+            self.stack.addWidget(self._frames[key])
             title, icon_name = titles[key]
             item = QListWidgetItem(icon(icon_name), title)
             item.setToolTip(f"{title}  (Ctrl+{number})")
@@ -182,6 +187,9 @@ class MainWindow(QMainWindow):
         account.session_changed.connect(self.session_changed)
         return account
 
+    def current_page(self) -> QWidget:
+        return self.pages[self.keys[self.stack.currentIndex()]]
+
     def show_page(self, key: str) -> QWidget:
         self.nav.setCurrentRow(self.keys.index(key))
         return self.pages[key]
@@ -189,8 +197,9 @@ class MainWindow(QMainWindow):
     def _page_changed(self, row: int) -> None:
         if not 0 <= row < len(self.keys):
             return
-        page = self.pages[self.keys[row]]
-        self.stack.setCurrentWidget(page)
+        key = self.keys[row]
+        page = self.pages[key]
+        self.stack.setCurrentWidget(self._frames[key])
         activate = getattr(page, "activate", None)
         if callable(activate):
             activate()
@@ -207,3 +216,17 @@ class MainWindow(QMainWindow):
         self._runner.wait_for_done(10_000)
         super().closeEvent(event)
 
+
+def _scrolling(page: QWidget) -> QScrollArea:
+    """``page`` filling the window where it fits and scrolling where it does not: without
+    this the window could not be made smaller than its tallest page (My account) and widest
+    one (Passwords), 1254 × 760, which leaves its foot off a 1366 × 768 laptop screen."""
+    frame = QScrollArea()
+    frame.setObjectName("pageFrame")
+    frame.setWidget(page)
+    frame.setWidgetResizable(True)
+    frame.setFrameShape(QFrame.Shape.NoFrame)
+    frame.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    frame.viewport().setAutoFillBackground(False)
+    page.setAutoFillBackground(False)  # setWidget turned it on: the window grey, not white
+    return frame

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import QApplication, QLabel, QScrollArea
 from pytestqt.qtbot import QtBot
 
 from services.auth import Session
@@ -48,26 +48,26 @@ def test_keyboard_navigation(qtbot: QtBot, ctx: Context, runner: TaskRunner,
     qtbot.waitExposed(window)
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
-    assert window.stack.currentWidget() is window.pages["users"]
+    assert window.current_page() is window.pages["users"]
     qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
-    assert window.stack.currentWidget() is window.pages["migration"]
+    assert window.current_page() is window.pages["migration"]
     qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
-    assert window.stack.currentWidget() is window.pages["passwords"]
+    assert window.current_page() is window.pages["passwords"]
     qtbot.keyClick(window, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
-    assert window.stack.currentWidget() is window.pages["intake"]
+    assert window.current_page() is window.pages["intake"]
     qtbot.keyClick(window, Qt.Key.Key_6, Qt.KeyboardModifier.ControlModifier)
-    assert window.stack.currentWidget() is window.pages["mfa"]
+    assert window.current_page() is window.pages["mfa"]
     qtbot.keyClick(window, Qt.Key.Key_7, Qt.KeyboardModifier.ControlModifier)
-    assert window.stack.currentWidget() is window.pages["compliance"]
+    assert window.current_page() is window.pages["compliance"]
     qtbot.keyClick(window, Qt.Key.Key_8, Qt.KeyboardModifier.ControlModifier)
-    assert window.stack.currentWidget() is window.pages["audit"]
+    assert window.current_page() is window.pages["audit"]
     window.nav.setFocus()
     qtbot.keyClick(window.nav, Qt.Key.Key_Down)
-    assert window.stack.currentWidget() is window.pages["account"]
+    assert window.current_page() is window.pages["account"]
     qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     users = window.pages["users"]
     assert isinstance(users, UsersPage)
-    assert window.stack.currentWidget() is users
+    assert window.current_page() is users
     assert users.search.hasFocus()
     # Every page was opened at least once: let their loads finish before the store closes.
     qtbot.waitUntil(lambda: not runner.busy, timeout=30_000)
@@ -124,4 +124,27 @@ def test_the_main_window_as_an_admin_sees_it(qtbot: QtBot, ctx: Context, runner:
     for label in users.panel.values.values():
         assert label.height() >= label.heightForWidth(label.width()), label.text()
     assert save_screenshot(window, "main_window_users", tmp_path).stat().st_size > 10_000
+    qtbot.waitUntil(lambda: not runner.busy, timeout=30_000)
+
+
+def test_a_small_screen_gets_scrolling_pages_not_a_window_too_big_for_it(
+        qtbot: QtBot, ctx: Context, runner: TaskRunner,
+        session_for: Callable[..., Session]) -> None:
+    """A 1366 × 768 laptop leaves about 1000 × 600 for the window: the pages scroll there,
+    instead of the tallest and widest of them setting a minimum size the screen cannot hold."""
+    window = MainWindow(ctx, session_for("platform_admin"), runner)
+    qtbot.addWidget(window)
+    window.setStyleSheet((RESOURCES / "style.qss").read_text(encoding="utf-8"))  # as the app
+    window.show()
+    window.resize(1000, 600)
+    qtbot.waitUntil(lambda: window.size() == QSize(1000, 600))
+    for key in ("account", "passwords"):
+        page = window.show_page(key)
+        frame = window.stack.currentWidget()
+        assert isinstance(frame, QScrollArea) and frame.widget() is page
+        assert frame.viewport().height() < page.minimumSizeHint().height() or \
+            frame.viewport().width() < page.minimumSizeHint().width()
+        bar = (frame.verticalScrollBar() if key == "account"
+               else frame.horizontalScrollBar())
+        assert bar.maximum() > 0  # what does not fit is a scroll away, not cut off
     qtbot.waitUntil(lambda: not runner.busy, timeout=30_000)
