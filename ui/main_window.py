@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.account_page import ROLE_TEXT, AccountPage
-from ui.appearance import icon
+from ui.appearance import fit_to_screen, icon
 from ui.audit_page import AuditPage
 from ui.intake_page import IntakePage
 from ui.orgs_page import OrgsPage
@@ -92,8 +92,8 @@ class MainWindow(QMainWindow):
         op = session.operator
         self.setWindowTitle("Gatehouse")
         self.setWindowIcon(icon("gatehouse"))
-        self.resize(1280, 780)
         self.setMinimumSize(720, 480)  # smaller than that, the pages scroll (see _scrolling)
+        fit_to_screen(self, 1280, 780)
 
         self.nav = QListWidget()
         self.nav.setObjectName("navList")

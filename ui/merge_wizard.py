@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui import alerts
+from ui.appearance import fit_to_screen
 from ui.merge_accounts_model import AccountResultsModel, ChosenAccountsModel
 from ui.merge_preview_model import MergePreviewModel
 from ui.task_runner import TaskControl, TaskRunner
@@ -594,7 +595,7 @@ class MergeWizard(QWizard):
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
         self.setOption(QWizard.WizardOption.NoCancelButtonOnLastPage, True)
         self.setMinimumSize(900, 640)
-        self.resize(1000, 820)
+        fit_to_screen(self, 1000, 820)
         self.pick = PickPage(self)
         self.preview = PreviewPage(self)
         self.confirm = ConfirmPage(self)

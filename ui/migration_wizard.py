@@ -16,6 +16,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QWidget, QWizard
 
+from ui.appearance import fit_to_screen
 from ui.migration_plan_pages import (
     ChoosePage,
     MappingPage,
@@ -57,7 +58,7 @@ class MigrationWizard(QWizard):
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
         self.setOption(QWizard.WizardOption.NoCancelButtonOnLastPage, True)
         self.setMinimumSize(960, 680)
-        self.resize(1100, 800)
+        fit_to_screen(self, 1100, 800)
         self.choose = ChoosePage(self)
         self.mapping = MappingPage(self)
         self.validation = ValidationPage(self)

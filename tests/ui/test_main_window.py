@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import QApplication, QLabel, QScrollArea
+from PySide6.QtWidgets import QApplication, QLabel, QScrollArea, QWidget
 from pytestqt.qtbot import QtBot
 
 from services.auth import Session
@@ -15,7 +15,7 @@ from services.authz import SYSTEM
 from services.context import Context
 from services.demo import seed
 from tests.ui.conftest import save_screenshot
-from ui.appearance import RESOURCES
+from ui.appearance import RESOURCES, WINDOW_FRAME, fit_to_screen
 from ui.main_window import MainWindow
 from ui.task_runner import TaskRunner
 from ui.users_model import SUBJECT_ROLE
@@ -148,3 +148,18 @@ def test_a_small_screen_gets_scrolling_pages_not_a_window_too_big_for_it(
                else frame.horizontalScrollBar())
         assert bar.maximum() > 0  # what does not fit is a scroll away, not cut off
     qtbot.waitUntil(lambda: not runner.busy, timeout=30_000)
+
+
+def test_windows_open_no_bigger_than_the_screen(qtbot: QtBot) -> None:
+    window = QWidget()
+    qtbot.addWidget(window)
+    screen = window.screen()
+    assert screen is not None
+    free = screen.availableGeometry()
+    fit_to_screen(window, 5000, 5000)
+    assert window.size() == QSize(free.width(), free.height() - WINDOW_FRAME)
+    fit_to_screen(window, 300, 200)
+    assert window.size() == QSize(300, 200)
+    window.setMinimumSize(400, 300)  # never below the window's own minimum
+    fit_to_screen(window, 300, 200)
+    assert window.size() == QSize(400, 300)
