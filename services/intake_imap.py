@@ -135,6 +135,12 @@ def _connect(settings: ImapSettings, password: str) -> imaplib.IMAP4:
         ) from None
     try:
         imap.login(settings.username, password)
+    except UnicodeEncodeError:
+        _close(imap)
+        raise MailboxUnavailable(
+            "The mailbox user name or password holds characters other than ASCII, which IMAP "
+            "sign-in (LOGIN) cannot carry; nothing was sent. Ask the mail administrator for "
+            "an ASCII password, or an app password.") from None
     except imaplib.IMAP4.error:
         _close(imap)
         # The server's own words may echo what was sent: they are not repeated.

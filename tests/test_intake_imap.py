@@ -33,7 +33,7 @@ USER = "des.access@xoserve.example"
 @pytest.fixture(autouse=True)
 def _scan_audit_for_these(secrets_to_scan: set[str]) -> None:
     """The shared audit scan (tests/conftest.py) also looks for this module's secrets."""
-    secrets_to_scan.update({IMAP_PASSWORD, "Wrong-Mailbox-Password-1"})
+    secrets_to_scan.update({IMAP_PASSWORD, "Wrong-Mailbox-Password-1", "Mot-de-passe-été-7"})
 
 
 def _box(**folders: list[bytes]) -> Mailbox:
@@ -155,6 +155,10 @@ def test_an_unknown_authority_a_wrong_password_and_a_missing_folder_are_explaine
         with pytest.raises(MailboxUnavailable, match="refused the user name or password") as bad:
             ingest_imap(ctx, admin)
         assert "Wrong-Mailbox-Password-1" not in str(bad.value)
+        _configure(ctx, admin, port, "implicit", ca_file, password="Mot-de-passe-été-7")
+        with pytest.raises(MailboxUnavailable, match="other than ASCII") as accented:
+            ingest_imap(ctx, admin)
+        assert "Mot-de-passe" not in str(accented.value)
         _configure(ctx, admin, port, "implicit", ca_file, folder="Requests")
         with pytest.raises(MailboxUnavailable, match="no folder 'Requests'"):
             ingest_imap(ctx, admin)
