@@ -37,12 +37,13 @@ from tests.loopback_tls import permissive_client_context, server_context
 
 TOKEN = "tok-Wq84nZbP1xLs7RkV3cYt9mJd2hFg6aUe"
 SMTP_PASSWORD = "Relay-Password-Harbour-42"
+ACCENTED_PASSWORD = "Mot-de-passe-été-7"
 
 
 @pytest.fixture(autouse=True)
 def _scan_audit_for_these(secrets_to_scan: set[str]) -> None:
     """The shared audit scan (tests/conftest.py) also looks for this module's secrets."""
-    secrets_to_scan.update({SMTP_PASSWORD, TOKEN, "Wrong-Password-Harbour-1"})
+    secrets_to_scan.update({SMTP_PASSWORD, TOKEN, "Wrong-Password-Harbour-1", ACCENTED_PASSWORD})
 
 
 # ---- a real SMTP server on a free loopback port --------------------------------------------
@@ -232,6 +233,20 @@ def test_sign_in_happens_inside_tls_and_the_password_never_leaks(ctx, make_perso
     with ctx.store.read() as conn:
         trail = " ".join(" ".join(map(str, r)) for r in conn.execute(select(audit_event)).all())
     assert SMTP_PASSWORD not in trail and "Wrong-Password" not in trail
+
+
+def test_a_password_smtp_cannot_carry_is_explained(ctx, make_person, ca, ca_file) -> None:
+    admin = make_person("platform_admin")
+    outbox_id = _queue_reset_mail(ctx, make_person)
+    with serving(Recorder(), tls_context=server_context(ca), require_starttls=True,
+                 authenticator=lambda *_args: AuthResult(success=False, handled=False),
+                 auth_require_tls=True) as server:
+        _use_smtp(ctx, admin, server.port, "starttls", ca_file, username="gatehouse",
+                  password=ACCENTED_PASSWORD)
+        refused = deliver_pending(ctx, admin, transport_from_settings(ctx))
+    assert refused.sent == 0 and refused.stopped is not None
+    assert "other than ASCII" in refused.stopped and "Mot-de-passe" not in refused.stopped
+    assert _row(ctx, outbox_id).status == "pending"
 
 
 # ---- refused -------------------------------------------------------------------------------

@@ -134,6 +134,12 @@ class SmtpTransport:
                 connection=True) from None
         except ssl.SSLError as exc:
             raise DeliveryError(self._tls_failure(exc), connection=True) from None
+        except UnicodeEncodeError:  # smtplib's AUTH sends ASCII only
+            raise DeliveryError(
+                f"The SMTP user name or password holds characters other than ASCII, which "
+                f"sign-in to {self.where} cannot carry; nothing was sent. Ask the mail "
+                "administrator for an ASCII password, or an app password.",
+                connection=True) from None
         except smtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(
                 f"The mail server {self.where} refused the user name or password (reply "
