@@ -104,7 +104,7 @@ class IntakeReport:
 
 @dataclass(frozen=True)
 class RawMessage:
-    source: str  # the file, or "<mailbox path>#<key>"
+    source: str  # the file, "<mailbox path>#<key>", or an IMAP URL ending ";UID=<n>"
     data: bytes | None
     read_error: str | None = None
 
@@ -154,7 +154,7 @@ def _open_source(path: Path) -> MailSource:
             maildir = mailbox.Maildir(str(path), factory=None, create=False)
             keys = sorted(maildir.keys())
             return MailSource("maildir", str(path), len(keys),
-                           _from_mailbox(maildir, str(path), keys), f"{path}#")
+                              _from_mailbox(maildir, str(path), keys), f"{path}#")
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".eml")
         if not files:
             raise InvalidInput(f"{path} holds no .eml files and is not a Maildir (a folder "
@@ -167,7 +167,7 @@ def _open_source(path: Path) -> MailSource:
             box = mailbox.mbox(str(path), create=False)
             keys = list(box.iterkeys())  # int keys, in file order
             return MailSource("mbox", str(path), len(keys), _from_mailbox(box, str(path), keys),
-                           f"{path}#")
+                              f"{path}#")
         return MailSource("eml", str(path), 1, _from_files([path]))
     raise NotFound(f"There is no file or folder {path}; give the path of a saved .eml file, a "
                    "folder of them, an mbox file or a Maildir.")

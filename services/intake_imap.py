@@ -72,7 +72,7 @@ class ImapSettings:
                 f"{quote(self.folder, safe='/')};UIDVALIDITY={uidvalidity}")
 
 
-def read_settings(ctx: Context) -> tuple[ImapSettings, str | None]:
+def read_settings(ctx: Context) -> tuple[ImapSettings, str]:
     """The configured mailbox and its password; ``InvalidInput`` naming what to set."""
     with ctx.store.read() as conn:
         values = read_values(conn)
@@ -100,7 +100,7 @@ def ingest_imap(ctx: Context, op: Operator, *, progress: Progress | None = None,
     yet (``services.intake.ingest``'s rules, one transaction at the end)."""
     require(op, Action.INTAKE_REVIEW)
     settings, password = read_settings(ctx)
-    imap = _connect(settings, password or "")
+    imap = _connect(settings, password)
     try:
         source = _open_folder(ctx, imap, settings)
     except BaseException:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QIcon
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QFrame, QScrollArea, QWidget
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 ICONS = RESOURCES / "icons"
@@ -22,6 +23,22 @@ def apply_style(app: QApplication) -> None:
 def icon(name: str) -> QIcon:
     """An icon from ``resources/icons/NAME.svg`` (drawn by Qt's SVG icon engine)."""
     return QIcon(str(ICONS / f"{name}.svg"))
+
+
+def plain_scroll(area: QScrollArea, content: QWidget, name: str, *,
+                 horizontal: bool = True) -> QScrollArea:
+    """``area`` showing ``content`` at the area's size where it fits and scrolling where it
+    does not, with no frame and no background of its own (the page's shows through:
+    ``setWidget`` turns the content's own fill on, which would paint the window grey)."""
+    area.setObjectName(name)
+    area.setWidget(content)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    if not horizontal:
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.viewport().setAutoFillBackground(False)
+    content.setAutoFillBackground(False)
+    return area
 
 
 # Room left for the window's title bar and frame, which resize() does not count.

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.appearance import plain_scroll
 from ui.users_model import STATUS_TEXT
 
 if TYPE_CHECKING:
@@ -55,14 +56,8 @@ class _Fields(QScrollArea):
 
     def __init__(self, content: QWidget) -> None:
         super().__init__()
-        self.setObjectName("detailFields")
         self._content = content
-        self.setWidget(content)
-        self.setWidgetResizable(True)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.viewport().setAutoFillBackground(False)
-        content.setAutoFillBackground(False)
+        plain_scroll(self, content, "detailFields", horizontal=False)
 
     def sizeHint(self) -> QSize:
         # QScrollArea caps its hint at 24 lines; the fields need their own height to sit

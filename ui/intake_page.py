@@ -2,9 +2,9 @@
 
 Import reads a saved mailbox (an .eml file or a folder of them, an mbox file, a Maildir) with
 ``services.intake.ingest``, or the mailbox server's folder with ``services.intake_imap``, in
-the task runner, with progress and Cancel. Approve and Reject
-send the version of the request that was read, so a decision made meanwhile on another desktop
-is refused with a "reload" sentence instead of being overwritten.
+the task runner, with progress and Cancel. Approve and Reject send the version of the request
+that was read, so a decision made meanwhile on another desktop is refused with a "reload"
+sentence instead of being overwritten.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -20,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.account_page import ROLE_TEXT, AccountPage
-from ui.appearance import fit_to_screen, icon
+from ui.appearance import fit_to_screen, icon, plain_scroll
 from ui.audit_page import AuditPage
 from ui.intake_page import IntakePage
 from ui.orgs_page import OrgsPage
@@ -221,12 +220,6 @@ def _scrolling(page: QWidget) -> QScrollArea:
     """``page`` filling the window where it fits and scrolling where it does not: without
     this the window could not be made smaller than its tallest page (My account) and widest
     one (Passwords), 1254 × 760, which leaves its foot off a 1366 × 768 laptop screen."""
-    frame = QScrollArea()
-    frame.setObjectName("pageFrame")
-    frame.setWidget(page)
-    frame.setWidgetResizable(True)
-    frame.setFrameShape(QFrame.Shape.NoFrame)
+    frame = plain_scroll(QScrollArea(), page, "pageFrame")
     frame.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-    frame.viewport().setAutoFillBackground(False)
-    page.setAutoFillBackground(False)  # setWidget turned it on: the window grey, not white
     return frame
